@@ -1,0 +1,76 @@
+"""The common data model: tables, code systems and genome conventions shared by every node."""
+
+from ._codes import Assay, Origin, Recist, Sex, SpecimenType, VitalStatus, Zygosity
+from ._consequence import (
+    CONSEQUENCE_CLASSES,
+    Impact,
+    consequence_rank,
+    expand_consequence,
+    impact_of,
+    normalise_consequence,
+)
+from ._genome import Assembly, normalise_assembly, normalise_chromosome, variant_id
+from ._oncotree import ONCOTREE_RELEASE, OncoTree, TumourType, oncotree
+from ._protein import normalise_protein_change
+from ._schema import PSEUDONYMISED, ArrowType, Column, Record, arrow_schema, columns, conform, records_to_table
+from ._tables import (
+    TABLES,
+    Analysis,
+    Biomarker,
+    CopyNumber,
+    Diagnosis,
+    Individual,
+    Phenotype,
+    Response,
+    Specimen,
+    StructuralVariant,
+    Treatment,
+    VariantCall,
+    VariantSite,
+)
+
+__all__ = [
+    "CONSEQUENCE_CLASSES",
+    "ONCOTREE_RELEASE",
+    "PSEUDONYMISED",
+    "TABLES",
+    "Analysis",
+    "ArrowType",
+    "Assay",
+    "Assembly",
+    "Biomarker",
+    "Column",
+    "CopyNumber",
+    "Diagnosis",
+    "Impact",
+    "Individual",
+    "OncoTree",
+    "Origin",
+    "Phenotype",
+    "Recist",
+    "Record",
+    "Response",
+    "Sex",
+    "Specimen",
+    "SpecimenType",
+    "StructuralVariant",
+    "Treatment",
+    "TumourType",
+    "VariantCall",
+    "VariantSite",
+    "VitalStatus",
+    "Zygosity",
+    "arrow_schema",
+    "columns",
+    "conform",
+    "consequence_rank",
+    "expand_consequence",
+    "impact_of",
+    "normalise_assembly",
+    "normalise_chromosome",
+    "normalise_consequence",
+    "normalise_protein_change",
+    "oncotree",
+    "records_to_table",
+    "variant_id",
+]

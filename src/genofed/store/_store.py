@@ -1,0 +1,410 @@
+"""A node's store: Parquet datasets per table, written in atomic batches, read through DuckDB.
+
+Layout of a store directory::
+
+    genofed-store.json                  format marker
+    node.secret                         the pseudonymisation key (0600), unless given by the environment
+    catalog.json                        the live batches (replaced atomically)
+    batches/batch_id=<id>/<table>/chrom=<c>/part-<n>.parquet   partitioned tables (calls, sites, CNAs)
+    batches/batch_id=<id>/<table>/part-<n>.parquet             the other tables
+    staging/<id>/...                    a batch being written
+    spill/                              DuckDB's spill directory
+
+Writing a batch: every table goes to ``staging/<id>``; on success the directory is renamed into
+``batches/`` (still invisible) and a new catalog that lists it, and drops any batch with the same
+replacement key, replaces ``catalog.json`` by one rename. An error or a crash at any point before that
+rename leaves the store as it was. The ``batch_id=`` and ``chrom=`` path segments are Hive partitions,
+so DuckDB and Spark read them as columns and prune files by them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from genofed.errors import StoreError
+from genofed.model import TABLES, Record, arrow_schema, columns, conform
+
+from ._catalog import BatchInfo, Catalog, read_catalog, write_catalog
+from ._pseudonym import Pseudonymiser
+
+__all__ = ["BatchWriter", "NodeStore", "StoreSettings"]
+
+STORE_FORMAT = 1
+SECRET_ENV = "GENOFED_NODE_SECRET"
+ROW_GROUP_ROWS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Resource limits of the store's DuckDB engine."""
+
+    memory_limit: str = "2GB"
+    threads: int | None = None
+    row_group_rows: int = ROW_GROUP_ROWS
+
+
+class NodeStore:
+    """A node's storage: atomic batch writes, the catalog, and a long-lived DuckDB connection.
+
+    Open with :meth:`open` (``create=True`` makes a new store). ``execute`` runs SQL over views named
+    after the model's tables (``individuals``, ``variant_calls``, ...), each with a ``batch_id`` column.
+    """
+
+    def __init__(self, root: Path, secret: bytes, settings: StoreSettings) -> None:
+        self.root = root
+        self.settings = settings
+        self._pseudonymiser = Pseudonymiser(secret)
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._views_for: int | None = None
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | Path, *, create: bool = False, settings: StoreSettings | None = None) -> NodeStore:
+        """Open the store at ``root``; with ``create``, make it (and its secret) when absent."""
+        path = Path(root)
+        marker = path / "genofed-store.json"
+        if not marker.exists():
+            if not create:
+                raise StoreError(f"{path} is not a genofed store (no genofed-store.json); ingest into it first")
+            if path.exists() and any(path.iterdir()):
+                raise StoreError(f"{path} exists and is not empty; choose an empty or new directory for a store")
+            cls._initialise(path)
+        try:
+            meta = json.loads(marker.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise StoreError(f"{marker}: unreadable store marker: {exc}") from exc
+        if meta.get("format") != STORE_FORMAT:
+            raise StoreError(f"{path}: store format {meta.get('format')} is not supported (expected {STORE_FORMAT})")
+        return cls(path, cls._secret(path), settings or StoreSettings())
+
+    @staticmethod
+    def _initialise(path: Path) -> None:
+        for sub in ("batches", "staging", "spill"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+        if SECRET_ENV not in os.environ:
+            secret_file = path / "node.secret"
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        (path / "genofed-store.json").write_text(json.dumps({"format": STORE_FORMAT}))
+
+    @staticmethod
+    def _secret(path: Path) -> bytes:
+        env = os.environ.get(SECRET_ENV)
+        if env:
+            return env.encode()
+        try:
+            return (path / "node.secret").read_text().strip().encode()
+        except FileNotFoundError:
+            raise StoreError(f"{path}: no node.secret and {SECRET_ENV} is not set; cannot pseudonymise") from None
+
+    # -- catalog ---------------------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """The live batches, read fresh."""
+        return read_catalog(self.root / "catalog.json")
+
+    def pseudonymise(self, source_id: str) -> str:
+        """The node-local pseudonym of a source identifier."""
+        return self._pseudonymiser(source_id)
+
+    # -- writing ---------------------------------------------------------------------------------
+    def begin_batch(self, *, kind: str, source: str, key: str) -> BatchWriter:
+        """Start an atomic batch. Use as a context manager; it publishes on success.
+
+        ``key`` says what the batch replaces: a published batch with the same key (e.g. the same
+        analyses re-ingested) is dropped when this one is published.
+        """
+        return BatchWriter(self, kind=kind, source=source, key=self._pseudonymiser(key))
+
+    def write_batch(
+        self, tables: Mapping[str, pa.Table], *, kind: str, source: str, key: str
+    ) -> BatchInfo:
+        """Write whole tables as one atomic batch (the non-streaming form of :meth:`begin_batch`)."""
+        with self.begin_batch(kind=kind, source=source, key=key) as writer:
+            for name, table in tables.items():
+                writer.write(name, table)
+        assert writer.info is not None
+        return writer.info
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        with (self.root / "genofed-store.json").open() as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def _publish(self, staged: Path, batch_id: str, info: BatchInfo) -> None:
+        with self._writer_lock():
+            final = self.root / "batches" / f"batch_id={batch_id}"
+            os.rename(staged, final)
+            current = self.catalog
+            replaced = [b for b in current.batches if b.key == info.key]
+            kept = tuple(b for b in current.batches if b.key != info.key)
+            write_catalog(
+                self.root / "catalog.json",
+                Catalog(version=current.version + 1, batches=(*kept, info)),
+            )
+        for old in replaced:
+            shutil.rmtree(self.root / "batches" / f"batch_id={old.batch_id}", ignore_errors=True)
+
+    def _next_batch_id(self) -> str:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+    def vacuum(self) -> list[str]:
+        """Remove batch and staging directories the catalog does not name; return what was removed."""
+        removed: list[str] = []
+        with self._writer_lock():
+            live = {f"batch_id={b.batch_id}" for b in self.catalog.batches}
+            for path in (self.root / "batches").iterdir():
+                if path.name not in live:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+            for path in (self.root / "staging").iterdir():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(f"staging/{path.name}")
+        return removed
+
+    # -- reading ---------------------------------------------------------------------------------
+    def files(self, table: str) -> list[Path]:
+        """Parquet files of ``table`` in live batches, in publish order."""
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+        found: list[Path] = []
+        for batch in self.catalog.batches:
+            base = self.root / "batches" / f"batch_id={batch.batch_id}" / table
+            if base.exists():
+                found.extend(sorted(base.rglob("*.parquet")))
+        return found
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A cursor on the store's long-lived DuckDB database, its views current with the catalog."""
+        with self._lock:
+            if self._con is None:
+                self._con = duckdb.connect(config=self._duckdb_config())
+                # A setting of the parquet extension: only settable once that extension is loaded.
+                self._con.execute("SET parquet_metadata_cache = true")
+            catalog = self.catalog
+            if self._views_for != catalog.version:
+                self._create_views(self._con)
+                self._views_for = catalog.version
+            return self._con.cursor()
+
+    def _duckdb_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "memory_limit": self.settings.memory_limit,
+            "temp_directory": str(self.root / "spill"),
+        }
+        if self.settings.threads:
+            config["threads"] = self.settings.threads
+        return config
+
+    def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        for name, record in TABLES.items():
+            paths = [str(p) for p in self.files(name)]
+            if paths:
+                file_list = ", ".join(_sql_string(p) for p in paths)
+                hive_types = ", ".join(
+                    f"{_sql_string(c)}: 'VARCHAR'" for c in ("batch_id", *record.partition_by)
+                )
+                source = (
+                    f"read_parquet([{file_list}], hive_partitioning = true, "
+                    f"hive_types = {{{hive_types}}}, union_by_name = true)"
+                )
+                select = ", ".join(f'"{c.name}"' for c in columns(record))
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT {select}, batch_id FROM {source}')
+            else:
+                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {_empty_select(record)}')
+
+    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> pa.Table:
+        """Run one SQL statement over the store's views and return the result as Arrow."""
+        cursor = self.connection()
+        try:
+            return cursor.sql(sql, params=list(parameters or [])).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"query failed in DuckDB: {exc}") from exc
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._views_for = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.int8(): "TINYINT",
+    pa.float64(): "DOUBLE",
+    pa.float32(): "FLOAT",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+def _empty_select(record: type[Record]) -> str:
+    parts = [f'CAST(NULL AS {_DUCKDB_TYPES[c.arrow]}) AS "{c.name}"' for c in columns(record)]
+    parts.append('CAST(NULL AS VARCHAR) AS "batch_id"')
+    return f"SELECT {', '.join(parts)} WHERE false"
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass
+class _PartitionFile:
+    path: Path
+    writer: pq.ParquetWriter
+    sort_keys: tuple[str, ...]
+    last_key: tuple[Any, ...] | None = None
+    sorted_so_far: bool = True
+    rows: int = 0
+
+
+@dataclass
+class BatchWriter:
+    """Streams tables of one batch into staging, then publishes them atomically (see :class:`NodeStore`).
+
+    Chunks of a partitioned table may arrive in several calls; chunks in sort order are appended as
+    they come, and a partition that received them out of order is re-sorted before publication.
+    """
+
+    store: NodeStore
+    kind: str
+    source: str
+    key: str
+    info: BatchInfo | None = None
+    _batch_id: str = ""
+    _staging: Path = field(default_factory=Path)
+    _files: dict[tuple[str, str | None], _PartitionFile] = field(default_factory=dict)
+    _rows: dict[str, int] = field(default_factory=dict)
+
+    def __enter__(self) -> Self:
+        self._batch_id = self.store._next_batch_id()
+        self._staging = self.store.root / "staging" / self._batch_id
+        self._staging.mkdir(parents=True)
+        return self
+
+    def write(self, table: str, data: pa.Table) -> None:
+        """Conform ``data`` to the model's schema for ``table``, pseudonymise it, and stage it."""
+        record = TABLES.get(table)
+        if record is None:
+            raise StoreError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+        if data.num_rows == 0:
+            self._rows.setdefault(table, 0)
+            return
+        try:
+            conformed = conform(record, data)
+        except ValueError as exc:
+            raise StoreError(f"batch from {self.source}: {exc}") from exc
+        conformed = self._pseudonymise(record, conformed)
+        self._rows[table] = self._rows.get(table, 0) + conformed.num_rows
+        if record.partition_by:
+            (part_col,) = record.partition_by
+            for value in pc.unique(conformed.column(part_col)).to_pylist():
+                chunk = conformed.filter(pc.equal(conformed.column(part_col), value)).drop_columns([part_col])
+                self._append(record, table, str(value), chunk)
+        else:
+            self._append(record, table, None, conformed)
+
+    def _pseudonymise(self, record: type[Record], table: pa.Table) -> pa.Table:
+        for c in columns(record):
+            if c.pseudonymised:
+                index = table.schema.get_field_index(c.name)
+                table = table.set_column(
+                    index, table.schema.field(index), self.store._pseudonymiser.array(table.column(c.name))
+                )
+        return table
+
+    def _append(self, record: type[Record], table: str, partition: str | None, chunk: pa.Table) -> None:
+        sort_keys = tuple(k for k in record.sort_by if k in chunk.column_names)
+        if sort_keys:
+            chunk = chunk.sort_by([(k, "ascending") for k in sort_keys])
+        handle = self._files.get((table, partition))
+        if handle is None:
+            directory = self._staging / table
+            if partition is not None:
+                directory = directory / f"{record.partition_by[0]}={partition}"
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / "part-0.parquet"
+            schema = arrow_schema(record, with_partitions=False)
+            writer = pq.ParquetWriter(path, schema, compression="zstd", write_statistics=True)
+            handle = self._files[(table, partition)] = _PartitionFile(path, writer, sort_keys)
+        if sort_keys and chunk.num_rows:
+            first = tuple(chunk.column(k)[0].as_py() for k in sort_keys)
+            if handle.last_key is not None and first < handle.last_key:
+                handle.sorted_so_far = False
+            handle.last_key = tuple(chunk.column(k)[-1].as_py() for k in sort_keys)
+        handle.writer.write_table(chunk, row_group_size=self.store.settings.row_group_rows)
+        handle.rows += chunk.num_rows
+
+    def _finish_files(self) -> None:
+        for handle in self._files.values():
+            handle.writer.close()
+            if not handle.sorted_so_far:
+                data = pq.read_table(handle.path)
+                data = data.sort_by([(k, "ascending") for k in handle.sort_keys])
+                pq.write_table(
+                    data,
+                    handle.path,
+                    compression="zstd",
+                    row_group_size=self.store.settings.row_group_rows,
+                )
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            for handle in self._files.values():
+                handle.writer.close()
+            shutil.rmtree(self._staging, ignore_errors=True)
+            return
+        try:
+            self._finish_files()
+            info = BatchInfo(
+                batch_id=self._batch_id,
+                key=self.key,
+                kind=self.kind,
+                source=self.source,
+                created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                rows=dict(sorted(self._rows.items())),
+            )
+            (self._staging / "manifest.json").write_text(info.model_dump_json(indent=1))
+            self.store._publish(self._staging, self._batch_id, info)
+            self.info = info
+        except BaseException:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            raise
