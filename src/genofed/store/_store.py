@@ -27,7 +27,7 @@ import secrets
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,8 +140,18 @@ class NodeStore:
         self, tables: Mapping[str, pa.Table], *, kind: str, source: str, key: str
     ) -> BatchInfo:
         """Write whole tables as one atomic batch (the non-streaming form of :meth:`begin_batch`)."""
+        return self.write_stream(tables.items(), kind=kind, source=source, key=key)
+
+    def write_stream(
+        self, chunks: Iterable[tuple[str, pa.Table]], *, kind: str, source: str, key: str
+    ) -> BatchInfo:
+        """Write a stream of ``(table name, rows)`` chunks as one atomic batch.
+
+        This is how adapters' output reaches the store: if the stream raises part-way (a bad record
+        at line N), nothing is published and the store is exactly as before.
+        """
         with self.begin_batch(kind=kind, source=source, key=key) as writer:
-            for name, table in tables.items():
+            for name, table in chunks:
                 writer.write(name, table)
         assert writer.info is not None
         return writer.info

@@ -1,0 +1,1 @@
+"""genofed.cli (being built)."""

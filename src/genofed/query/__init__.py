@@ -1,0 +1,1 @@
+"""genofed.query (being built)."""

@@ -1,0 +1,1 @@
+"""genofed.synth (being built)."""
