@@ -12,7 +12,16 @@ from ._consequence import (
 from ._genome import Assembly, normalise_assembly, normalise_chromosome, variant_id
 from ._oncotree import ONCOTREE_RELEASE, OncoTree, TumourType, oncotree
 from ._protein import normalise_protein_change
-from ._schema import PSEUDONYMISED, ArrowType, Column, Record, arrow_schema, columns, conform, records_to_table
+from ._schema import (
+    PSEUDONYMISED,
+    ArrowType,
+    Column,
+    Record,
+    arrow_schema,
+    columns,
+    conform,
+    records_to_table,
+)
 from ._tables import (
     TABLES,
     Analysis,

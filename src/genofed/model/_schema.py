@@ -156,8 +156,9 @@ def records_to_table(record: type[Record], rows: typing.Iterable[Record]) -> pa.
 def conform(record: type[Record], table: pa.Table) -> pa.Table:
     """Check an Arrow table against a record's declaration and return it in the declared schema.
 
-    Missing columns with a default are added filled with it (nulls for optional ones); unknown columns, missing required columns, nulls in
-    required columns and values outside an enum raise ValueError naming the column.
+    Missing columns with a default are added filled with it (nulls for optional ones); unknown
+    columns, missing required columns, nulls in required columns and values outside an enum raise
+    ValueError naming the column.
     """
     schema = arrow_schema(record)
     unknown = set(table.column_names) - set(schema.names)
@@ -175,7 +176,9 @@ def conform(record: type[Record], table: pa.Table) -> pa.Table:
         else:
             raise ValueError(f"{record.table}: required column {c.name!r} is missing")
         if not c.nullable and array.null_count:
-            raise ValueError(f"{record.table}.{c.name}: {array.null_count} null value(s) in a required column")
+            raise ValueError(
+                f"{record.table}.{c.name}: {array.null_count} null value(s) in a required column"
+            )
         if c.enum is not None and len(array):
             allowed = pa.array([m.value for m in c.enum])
             bad = pc.filter(array, pc.invert(pc.fill_null(pc.is_in(array, value_set=allowed), True)))

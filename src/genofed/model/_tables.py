@@ -105,9 +105,9 @@ class Analysis(Record):
 
     analysis_id: AnalysisId
     individual_id: IndividualId
-    specimen_id: Annotated[str | None, PSEUDONYMISED, Field(description="pseudonym of the (tumour) specimen")] = (
-        None
-    )
+    specimen_id: Annotated[
+        str | None, PSEUDONYMISED, Field(description="pseudonym of the (tumour) specimen")
+    ] = None
     normal_specimen_id: Annotated[
         str | None, PSEUDONYMISED, Field(description="pseudonym of the matched normal specimen")
     ] = None
@@ -117,9 +117,9 @@ class Analysis(Record):
     reference_assembly: Annotated[Assembly, Field(description="reference assembly")] = Assembly.GRCH38
     origin: Annotated[Origin, Field(description="germline or somatic calls")] = Origin.GERMLINE
     mean_coverage: Annotated[float | None, Float32, Field(description="mean sequencing depth", ge=0)] = None
-    contamination: Annotated[float | None, Float32, Field(description="estimated contamination", ge=0, le=1)] = (
-        None
-    )
+    contamination: Annotated[
+        float | None, Float32, Field(description="estimated contamination", ge=0, le=1)
+    ] = None
     qc_status: Annotated[str | None, Field(description="pipeline QC verdict (e.g. PASS, FAIL_PURITY)")] = None
     source: Annotated[str | None, Field(description="file the analysis was read from (base name)")] = None
 
@@ -171,7 +171,9 @@ class VariantCall(Record):
     variant_id: Annotated[int, Field(description="node-internal 64-bit key of the allele")]
     individual_id: IndividualId
     analysis_id: AnalysisId
-    genotype: Annotated[str | None, Field(description="genotype relative to this allele (0/1, 1|1, 1)")] = None
+    genotype: Annotated[str | None, Field(description="genotype relative to this allele (0/1, 1|1, 1)")] = (
+        None
+    )
     zygosity: Annotated[Zygosity, Field(description="het, hom, hemi or unknown")] = Zygosity.UNKNOWN
     alt_copies: Annotated[int, Int8, Field(description="copies of this allele in the genotype", ge=0)] = 1
     depth: Annotated[int | None, Int32, Field(description="read depth", ge=0)] = None
@@ -195,9 +197,9 @@ class CopyNumber(Record):
     analysis_id: AnalysisId
     gene: Annotated[str | None, Field(description="gene, for gene-level events")] = None
     copy_number: Annotated[float | None, Float32, Field(description="absolute copy number", ge=0)] = None
-    minor_allele_copy_number: Annotated[float | None, Float32, Field(description="minor allele copy number")] = (
-        None
-    )
+    minor_allele_copy_number: Annotated[
+        float | None, Float32, Field(description="minor allele copy number")
+    ] = None
     event: Annotated[str | None, Field(description="AMP, DEL (homozygous), LOSS, GAIN or LOH")] = None
     reported: Annotated[bool, Field(description="reported as a driver by the pipeline")] = False
 

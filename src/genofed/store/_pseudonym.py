@@ -38,5 +38,7 @@ class Pseudonymiser:
         """Pseudonymise a string column, hashing each distinct value once."""
         combined = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
         encoded = pc.dictionary_encode(combined)
-        mapped = pa.array([None if v is None else self(v) for v in encoded.dictionary.to_pylist()], pa.string())
+        mapped = pa.array(
+            [None if v is None else self(v) for v in encoded.dictionary.to_pylist()], pa.string()
+        )
         return pc.take(mapped, encoded.indices)

@@ -78,22 +78,30 @@ class NodeStore:
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: str | Path, *, create: bool = False, settings: StoreSettings | None = None) -> NodeStore:
+    def open(
+        cls, root: str | Path, *, create: bool = False, settings: StoreSettings | None = None
+    ) -> NodeStore:
         """Open the store at ``root``; with ``create``, make it (and its secret) when absent."""
         path = Path(root)
         marker = path / "genofed-store.json"
         if not marker.exists():
             if not create:
-                raise StoreError(f"{path} is not a genofed store (no genofed-store.json); ingest into it first")
+                raise StoreError(
+                    f"{path} is not a genofed store (no genofed-store.json); ingest into it first"
+                )
             if path.exists() and any(path.iterdir()):
-                raise StoreError(f"{path} exists and is not empty; choose an empty or new directory for a store")
+                raise StoreError(
+                    f"{path} exists and is not empty; choose an empty or new directory for a store"
+                )
             cls._initialise(path)
         try:
             meta = json.loads(marker.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise StoreError(f"{marker}: unreadable store marker: {exc}") from exc
         if meta.get("format") != STORE_FORMAT:
-            raise StoreError(f"{path}: store format {meta.get('format')} is not supported (expected {STORE_FORMAT})")
+            raise StoreError(
+                f"{path}: store format {meta.get('format')} is not supported (expected {STORE_FORMAT})"
+            )
         return cls(path, cls._secret(path), settings or StoreSettings())
 
     @staticmethod
@@ -115,7 +123,9 @@ class NodeStore:
         try:
             return (path / "node.secret").read_text().strip().encode()
         except FileNotFoundError:
-            raise StoreError(f"{path}: no node.secret and {SECRET_ENV} is not set; cannot pseudonymise") from None
+            raise StoreError(
+                f"{path}: no node.secret and {SECRET_ENV} is not set; cannot pseudonymise"
+            ) from None
 
     # -- catalog ---------------------------------------------------------------------------------
     @property
@@ -136,9 +146,7 @@ class NodeStore:
         """
         return BatchWriter(self, kind=kind, source=source, key=self._pseudonymiser(key))
 
-    def write_batch(
-        self, tables: Mapping[str, pa.Table], *, kind: str, source: str, key: str
-    ) -> BatchInfo:
+    def write_batch(self, tables: Mapping[str, pa.Table], *, kind: str, source: str, key: str) -> BatchInfo:
         """Write whole tables as one atomic batch (the non-streaming form of :meth:`begin_batch`)."""
         return self.write_stream(tables.items(), kind=kind, source=source, key=key)
 
