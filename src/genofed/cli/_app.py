@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -20,7 +19,8 @@ error_console = Console(stderr=True)
 class _Group(TyperGroup):
     """Turns any :class:`GenofedError` raised by a command into a one-line message and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # Typer vendors click (typer._click); its Context is not importable publicly, hence Any.
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except GenofedError as exc:
