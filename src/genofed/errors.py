@@ -13,7 +13,9 @@ The tree::
     │   ├── CodeError            a value is not a known code (OncoTree, sex, SO term) or has no mapping
     │   └── SampleError          a sample is unknown, or the sample sheet does not fit the file
     ├── StoreError               the node store is missing, locked, or inconsistent
-    └── QueryError               a query is malformed or asks for something the store cannot answer
+    ├── QueryError               a query is malformed or asks for something the store cannot answer
+    ├── DisclosureError          the node's disclosure policy refuses to release an answer
+    └── AuthError                a token is missing, forged, expired, or grants too little
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "AuthError",
     "CodeError",
     "ConfigError",
+    "DisclosureError",
     "FormatError",
     "GenofedError",
     "InputError",
@@ -70,6 +74,14 @@ class StoreError(GenofedError):
 
 class QueryError(GenofedError):
     """A query is malformed or cannot be answered by this store."""
+
+
+class DisclosureError(GenofedError):
+    """The node's disclosure policy refuses a release (small cohort, differencing, budget spent)."""
+
+
+class AuthError(GenofedError):
+    """The caller is not authenticated, or not authorised for what was asked."""
 
 
 class InputError(GenofedError):
