@@ -1,5 +1,6 @@
 """Source adapters: VCF, clinical tables (more formats as their adapters land) → the common data model."""
 
+from ._annotation import Annotation, AnnotationParser, AnnotationStyle
 from ._clinical import (
     ClinicalReader,
     ColumnReport,
@@ -24,15 +25,22 @@ from ._mapping import (
     packaged_mapping,
     packaged_mappings,
 )
+from ._normalise import FastaReference, is_symbolic, left_align, trim_alleles, variant_type
+from ._samples import SampleEntry, SampleSheet
 from ._source import Chunk, SourceReader
+from ._vcf import VcfReader, VcfSummary
 
 __all__ = [
     "MAPPED_TABLES",
+    "Annotation",
+    "AnnotationParser",
+    "AnnotationStyle",
     "Chunk",
     "ClinicalMapping",
     "ClinicalReader",
     "ColumnReport",
     "DateColumn",
+    "FastaReference",
     "FieldMapping",
     "FieldType",
     "FileMapping",
@@ -41,12 +49,20 @@ __all__ = [
     "MappingReport",
     "ReferenceDate",
     "ReportRow",
+    "SampleEntry",
+    "SampleSheet",
     "SourceReader",
     "SurvivalMapping",
     "TimeUnit",
     "ValueCount",
     "ValueStatus",
+    "VcfReader",
+    "VcfSummary",
+    "is_symbolic",
+    "left_align",
     "load_mapping",
     "packaged_mapping",
     "packaged_mappings",
+    "trim_alleles",
+    "variant_type",
 ]
