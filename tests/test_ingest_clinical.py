@@ -276,6 +276,26 @@ def test_clinical_reader__gzip_semicolons_and_decimal_commas(tmp_path: Path) -> 
     assert [r["excluded"] for r in tables["phenotypes"]] == [False, True]
 
 
+def test_clinical_reader__birth_year_reads_as_mid_year(tmp_path: Path) -> None:
+    path = tmp_path / "cohort.tsv"
+    path.write_text("id\tbirthYear\tdiagnosed\nA\t1950\t2020-07-02\nB\t1980\t2021-01-01\n")
+    mapping = {
+        "source": "birth-years",
+        "reference_date": {"column": "diagnosed"},
+        "files": {
+            "cohort": {
+                "id_column": "id",
+                "individuals": {"age_at_diagnosis": {"column": "birthYear", "type": "date", "date_format": "%Y"}},
+            }
+        },
+    }
+    ages = [r["age_at_diagnosis"] for r in _tables(ClinicalReader(path, mapping))["individuals"]]
+    assert ages == pytest.approx([70.0, 40.5], abs=0.01)
+    mapping["files"]["cohort"]["individuals"]["age_at_diagnosis"]["date_format"] = "%m"  # type: ignore[index]
+    with pytest.raises(ConfigError, match="does not read back a whole date"):
+        ClinicalReader(path, mapping)
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     pairs=st.lists(

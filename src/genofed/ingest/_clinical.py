@@ -43,6 +43,7 @@ from ._mapping import (
     FileMapping,
     TimeUnit,
     load_mapping,
+    year_only,
 )
 from ._source import Chunk
 
@@ -270,9 +271,14 @@ def _parse_date(text: str, formats: Sequence[str]) -> dt.date:
         try:
             if fmt == ISO:
                 return dt.datetime.fromisoformat(text).date()
-            return dt.datetime.strptime(text, fmt).date()
+            parsed = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if year_only(fmt):
+            # A year alone (e.g. a birth year) stands for the middle of that year: ages derived
+            # from it are then off by at most half a year either way, not biased by one.
+            return parsed.replace(month=7, day=2)
+        return parsed
     shown = " or ".join("ISO 8601 (YYYY-MM-DD)" if f == ISO else repr(f) for f in formats)
     raise ValueError(f"{text!r} is not a date in the format {shown}")
 

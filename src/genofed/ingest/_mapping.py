@@ -76,6 +76,7 @@ __all__ = [
     "load_mapping",
     "packaged_mapping",
     "packaged_mappings",
+    "year_only",
 ]
 
 ISO = "iso"
@@ -297,6 +298,11 @@ def _as_tuple(value: object) -> object:
     return (value,) if isinstance(value, str) else value
 
 
+def year_only(fmt: str) -> bool:
+    """True for a date format with a year but no month or day (e.g. ``%Y`` for a birth year)."""
+    return "%Y" in fmt and not any(code in fmt for code in ("%m", "%b", "%B", "%d", "%j", "%U", "%W"))
+
+
 def _check_date_format(fmt: str) -> str:
     if fmt == ISO:
         return fmt
@@ -305,10 +311,12 @@ def _check_date_format(fmt: str) -> str:
         parsed = dt.datetime.strptime(probe.strftime(fmt), fmt)
     except ValueError:
         parsed = None
-    if "%" not in fmt or parsed is None or parsed.date() != probe.date():
+    whole = parsed is not None and parsed.date() == probe.date()
+    year = parsed is not None and year_only(fmt) and parsed.year == probe.year
+    if "%" not in fmt or not (whole or year):
         raise ValueError(
             f"date format {fmt!r} does not read back a whole date; give strptime directives for year, "
-            "month and day (e.g. '%d/%m/%Y') or 'iso'"
+            "month and day (e.g. '%d/%m/%Y'), a year alone ('%Y', read as mid-year) or 'iso'"
         )
     return fmt
 

@@ -298,8 +298,7 @@ def _tumour_values(country: Country) -> tuple[dict[str, str], dict[str, str]]:
 def clinical_mapping(country: Country | str) -> dict[str, object]:
     """The mapping (as the YAML's data) of a country's clinical tables onto the model.
 
-    NL's ``birthYear`` is left unmapped: the mapping format reads ages from a birth *date* (or an
-    age column) only.
+    NL's ``birthYear`` becomes an age through a year-only date format (read as mid-year).
     """
     c = profile(country).country
     labels, codes = _tumour_values(c)
@@ -360,6 +359,8 @@ def clinical_mapping(country: Country | str) -> dict[str, object]:
                 "date_format": "%d-%m-%Y",
                 "individuals": {
                     "sex": {"column": "gender", "values": {"female": "female", "male": "male"}},
+                    # A birth year alone reads as 2 July of that year (half a year at most off).
+                    "age_at_diagnosis": {"column": "birthYear", "type": "date", "date_format": "%Y"},
                     "survival": {"death_date": "deathDate", "last_contact_date": "lastContactDate"},
                 },
                 "diagnoses": [
