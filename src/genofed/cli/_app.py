@@ -10,7 +10,7 @@ from typer.core import TyperGroup
 
 from genofed.errors import GenofedError
 
-__all__ = ["app", "console", "error_console", "main"]
+__all__ = ["app", "console", "error_console", "main", "sub_app"]
 
 console = Console()
 error_console = Console(stderr=True)
@@ -24,20 +24,20 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except GenofedError as exc:
-            error_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", markup=True, highlight=False)
+            error_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
 
-def _typer(help_text: str) -> typer.Typer:
+def sub_app(help_text: str) -> typer.Typer:
     return typer.Typer(
         cls=_Group, help=help_text, no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False
     )
 
 
-app = _typer("genofed: a national genomic-medicine node and the federation around it.")
-ingest_app = _typer("Ingest source files into a node store (atomic: all of a batch or none).")
-query_app = _typer("Query a node store.")
-export_app = _typer("Export aggregate files from a node store.")
+app = sub_app("genofed: a national genomic-medicine node and the federation around it.")
+ingest_app = sub_app("Ingest source files into a node store (atomic: all of a batch or none).")
+query_app = sub_app("Query a node store.")
+export_app = sub_app("Export aggregate files from a node store.")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(query_app, name="query")
 app.add_typer(export_app, name="export")
