@@ -285,7 +285,9 @@ def test_clinical_reader__birth_year_reads_as_mid_year(tmp_path: Path) -> None:
         "files": {
             "cohort": {
                 "id_column": "id",
-                "individuals": {"age_at_diagnosis": {"column": "birthYear", "type": "date", "date_format": "%Y"}},
+                "individuals": {
+                    "age_at_diagnosis": {"column": "birthYear", "type": "date", "date_format": "%Y"}
+                },
             }
         },
     }
