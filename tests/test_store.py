@@ -169,3 +169,13 @@ def test_vacuum__removes_orphans(store: NodeStore) -> None:
     assert sorted(removed) == ["batch_id=orphan", "staging/crashed"]
     assert store.execute("SELECT count(*) AS n FROM individuals").to_pylist() == [{"n": 1}]
     assert json.loads((store.root / "catalog.json").read_text())["version"] == 1
+
+
+def test_views__read_batches_written_under_an_older_model(store: NodeStore) -> None:
+    store.write_stream([("individuals", pa.table({"individual_id": ["P1"]}))], kind="t", source="a", key="a")
+    store.write_stream([("individuals", pa.table({"individual_id": ["P2"]}))], kind="t", source="b", key="b")
+    older = store.files("individuals")[0]  # as if written before `geographic_origin` existed
+    pq.write_table(pq.read_table(older).drop_columns(["geographic_origin"]), older)
+    store.close()
+    rows = store.execute("SELECT geographic_origin FROM individuals").to_pylist()
+    assert rows == [{"geographic_origin": None}, {"geographic_origin": None}]

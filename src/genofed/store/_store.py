@@ -27,6 +27,7 @@ import secrets
 import shutil
 import threading
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -247,9 +248,12 @@ class NodeStore:
                 hive_types = ", ".join(
                     f"{_sql_string(c)}: 'VARCHAR'" for c in ("batch_id", *record.partition_by)
                 )
+                # Reconciling schemas by name costs per file on every query; it is only needed
+                # when batches were written under different versions of the model.
+                union = ", union_by_name = true" if _schemas_differ(paths) else ""
                 source = (
                     f"read_parquet([{file_list}], hive_partitioning = true, "
-                    f"hive_types = {{{hive_types}}}, union_by_name = true)"
+                    f"hive_types = {{{hive_types}}}{union})"
                 )
                 select = ", ".join(f'"{c.name}"' for c in columns(record))
                 con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT {select}, batch_id FROM {source}')
@@ -260,7 +264,13 @@ class NodeStore:
         """Run one SQL statement over the store's views and return the result as Arrow."""
         cursor = self.connection()
         try:
-            return cursor.sql(sql, params=list(parameters or [])).to_arrow_table()
+            with warnings.catch_warnings():
+                # DuckDB warns that Arrow output of a DB-API result is copied; our results are
+                # aggregates, and the alternative (a lazy relation) prepares every query twice.
+                warnings.filterwarnings(
+                    "ignore", message="Arrow output on a DB-API result", category=UserWarning
+                )
+                return cursor.execute(sql, list(parameters or [])).to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"query failed in DuckDB: {exc}") from exc
         finally:
@@ -290,6 +300,12 @@ _DUCKDB_TYPES = {
     pa.float32(): "FLOAT",
     pa.bool_(): "BOOLEAN",
 }
+
+
+def _schemas_differ(paths: Sequence[str]) -> bool:
+    """True when the Parquet files do not all share one schema (read from their cached footers)."""
+    first = pq.read_schema(paths[0])
+    return any(not pq.read_schema(p).equals(first) for p in paths[1:])
 
 
 def _empty_select(record: type[Record]) -> str:
