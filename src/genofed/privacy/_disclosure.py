@@ -18,7 +18,6 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ._policy import DisclosurePolicy
 
@@ -148,6 +147,9 @@ class _Table:
         complementary cell is 0 or at least k (it is not shown as "<k"), written with a binary b as
         ``k*b <= x <= big*b``; every released margin bounds the sum of its cells by its interval.
         """
+        # SciPy is heavy to import and only needed when a table has small cells to protect.
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         n_rows, n_cols = self.counts.shape
         cells = [(r, c) for r in range(n_rows) for c in range(n_cols)]
         index = {cell: n for n, cell in enumerate(cells)}

@@ -1,0 +1,133 @@
+"""What a node answers: one explicit model per result, each the disclosure boundary of its endpoint.
+
+Nothing leaves a node but these models: released numbers (:class:`~genofed.privacy.ReleasedCount`,
+:class:`~genofed.privacy.ProtectedTable`), the node's identity, and a statement of the disclosure
+control that was applied. Errors are RFC 9457 problem details (:class:`Problem`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genofed.privacy import BudgetStatement, ProtectedTable, ReleasedCount
+
+from ._analysis import VariantRef
+
+__all__ = [
+    "AlleleCounts",
+    "AlleleFrequencyResult",
+    "AnalysisResponse",
+    "AnalysisResult",
+    "CountResult",
+    "CrossTabResult",
+    "DisclosureStatement",
+    "NodeIdentity",
+    "Problem",
+    "ServiceInfo",
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NodeIdentity(_Wire):
+    """Which node answered."""
+
+    node_id: str
+    country: str = Field(description="ISO 3166-1 alpha-2 code of the node's jurisdiction")
+    name: str
+
+
+class DisclosureStatement(_Wire):
+    """The disclosure control applied to an answer (the node's policy, tightened by the request)."""
+
+    min_cell_count: int
+    rounding_base: int
+    secondary_suppression: bool
+    differential_privacy: bool
+    applied: tuple[str, ...] = Field(description="what was done to this answer, in words")
+    budget: BudgetStatement | None = Field(default=None, description="privacy budget spent and left")
+
+
+class CountResult(_Wire):
+    """The size of the cohort at this node."""
+
+    kind: Literal["count"] = "count"
+    count: ReleasedCount
+
+
+class CrossTabResult(_Wire):
+    """A protected table with its labels."""
+
+    kind: Literal["crosstab"] = "crosstab"
+    row_labels: tuple[str, ...]
+    column_labels: tuple[str, ...]
+    table: ProtectedTable
+
+
+class AlleleCounts(_Wire):
+    """Allele count and allele number of one allele among the cohort's individuals."""
+
+    variant: VariantRef
+    allele_count: ReleasedCount
+    allele_number: ReleasedCount
+
+
+class AlleleFrequencyResult(_Wire):
+    """Allele counts per requested allele."""
+
+    kind: Literal["allele_frequency"] = "allele_frequency"
+    alleles: tuple[AlleleCounts, ...]
+
+
+AnalysisResult = Annotated[CountResult | CrossTabResult | AlleleFrequencyResult, Field(discriminator="kind")]
+
+
+class AnalysisResponse(_Wire):
+    """A node's answer to ``POST /analyses``."""
+
+    node: NodeIdentity
+    request_id: str = Field(description="the audit log's id of this request")
+    study: str
+    result: AnalysisResult
+    disclosure: DisclosureStatement
+
+
+class Problem(_Wire):
+    """RFC 9457 problem details, as every node error is returned."""
+
+    type: str = Field(
+        description="URI of the problem type, e.g. https://genofed.org/problems/disclosure-refused"
+    )
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+class ServiceInfoType(_Wire):
+    group: str = "org.genofed"
+    artifact: str = "genofed-node"
+    version: str = "1.0.0"
+
+
+class ServiceInfoOrganization(_Wire):
+    name: str
+    url: str
+
+
+class ServiceInfo(_Wire):
+    """GA4GH service-info (v1.0) of a node, with the node's country and datasets."""
+
+    id: str
+    name: str
+    type: ServiceInfoType = Field(default_factory=ServiceInfoType)
+    description: str
+    organization: ServiceInfoOrganization
+    version: str
+    environment: str = "production"
+    country: str
+    datasets: tuple[str, ...]
