@@ -14,8 +14,11 @@ Per file and tool, in one run, side by side:
 
 Each genofed run is a fresh subprocess, so its peak RSS (``resource.getrusage``) is its own; CPU
 time is user + system of that process (all its threads), so "per core" figures are work divided by
-CPU seconds. Each measurement is the best of ``--repeat`` runs (default 3). Targets: the adapter at
-least as fast as the bcftools query; at least 2 million genotypes/s per core; CINECA under 512 MB.
+CPU seconds. Each measurement is the best of ``--repeat`` runs (default 3). Targets: the whole
+ingest (``genofed store``) at least as fast, in wall time, as the bcftools query; at least 2 million
+genotypes/s per core; CINECA under 512 MB. genofed uses up to three threads (its own text check,
+the caller's parsing and the store's Parquet writing), so its CPU time can exceed its wall time;
+bcftools query is single-threaded.
 
 The synthetic VCF repeats CINECA's records at shifted positions, each copy with its sample columns
 rotated so the calls differ; it is BGZF-compressed and cached under ``bench/out/``.
@@ -210,12 +213,14 @@ def _report(name: str, runs: list[Run]) -> None:
             f"{run.genotypes / run.wall:>12,.0f} {run.genotypes / run.cpu:>17,.0f} {calls:>11} {rss:>9}"
         )
     bcftools = next((r for r in runs if r.tool.startswith("bcftools")), None)
-    adapter = next(r for r in runs if r.tool == "genofed adapter")
     if bcftools is not None:
-        print(
-            f"  adapter vs bcftools: {bcftools.wall / adapter.wall:.2f}x the speed (wall), "
-            f"{bcftools.cpu / adapter.cpu:.2f}x (CPU)"
-        )
+        for run in runs:
+            if run.tool.startswith("genofed"):
+                name = run.tool.removeprefix("genofed ")
+                print(
+                    f"  {name} vs bcftools: {bcftools.wall / run.wall:.2f}x the speed (wall), "
+                    f"{bcftools.cpu / run.cpu:.2f}x (CPU)"
+                )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from conftest import fixture_path
 from genofed.errors import CodeError, FormatError, SampleError
-from genofed.ingest import SampleSheet, VcfReader, trim_alleles
+from genofed.ingest import SampleSheet, VcfReader, _vcf, trim_alleles
 from genofed.model import Origin
 from genofed.store import BatchInfo, NodeStore
 
@@ -259,6 +259,95 @@ def test_vcf_reader__cineca_identifiers_are_pseudonymised(
     analyses = store.execute("SELECT analysis_id, origin, source FROM analyses").to_pylist()
     assert {a["analysis_id"] for a in analyses} == {store.pseudonymise(a) for a in reader.analysis_ids}
     assert {(a["origin"], a["source"]) for a in analyses} == {("germline", "cineca_chr22_annotated.vcf.gz")}
+
+
+# -- genotypes read from the text (FORMAT GT alone) ----------------------------------------------
+def _read_htslib(
+    monkeypatch: pytest.MonkeyPatch, path: Path, **options: object
+) -> tuple[VcfReader, dict[str, pa.Table]]:
+    """Like _read, with every genotype parsed by htslib: the oracle for the text route."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_vcf, "_format_column", lambda line: None)
+        return _read(path, **options)
+
+
+def test_vcf_reader__cineca_text_genotypes_equal_htslib_genotypes(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fixture_path(*CINECA)
+    _, text = _read(path)
+    _, htslib = _read_htslib(monkeypatch, path)
+    for name in ("variant_sites", "variant_calls"):
+        assert text[name].num_rows > 0
+        assert text[name].equals(htslib[name]), name
+
+
+MIXED_HEADER = (
+    "##fileformat=VCFv4.2\n"
+    "##contig=<ID=1,length=249250621,assembly=GRCh37>\n"
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Depth">\n'
+    "{extra}#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3\tS4\n"
+)
+# FORMAT GT first, so genotypes come from the text; the lines outside its strict diploid
+# one-digit grammar are parsed by htslib instead.
+MIXED = [
+    "1\t100\t.\tA\tG\t.\tPASS\t.\tGT\t0/1\t1|1\t./.\t.|1",
+    "1\t200\t.\tA\tC,G,T,AA,AC,AG,AT,CA,CC,CG\t.\tPASS\t.\tGT\t0/10\t9|2\t1/.\t0/0",  # allele 10
+    "1\t300\t.\tA\tG\t.\tPASS\t.\tGT\t1\t0\t.\t1",  # haploid
+    "1\t400\t.\tC\tT\t.\tPASS\t.\tGT:DP\t0/1:5\t0/0:3\t1/1:.\t./.:0",  # other FORMAT keys
+    "1\t500\t.\tG\tA,C\t.\tPASS\t.\tGT\t1/2\t2|0\t0|0\t.|.",
+    "1\t600\t.\tT\tA\t.\tPASS\t.\tGT\t0/1/1\t0/0\t1|1\t0/1",  # triploid
+    "1\t700\t.\tT\tC\t.\tPASS\t.\tGT\t0/0\t0|0\t0/0\t0|0",  # hom-ref only: no call
+]
+
+
+@pytest.mark.parametrize("somatic", [False, True])
+@pytest.mark.parametrize("chunk_records", [2, 1000])
+def test_vcf_reader__text_route_agrees_with_htslib_on_every_kind_of_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, somatic: bool, chunk_records: int
+) -> None:
+    # Somatic: only the tumour column's calls are kept, so the text route reads a subset of samples.
+    extra = "##tumor_sample=S3\n##normal_sample=S1\n" if somatic else ""
+    path = _write(tmp_path, "mixed.vcf", MIXED, MIXED_HEADER.format(extra=extra))
+    _, text = _read(path, chunk_records=chunk_records)
+    _, htslib = _read_htslib(monkeypatch, path, chunk_records=chunk_records)
+    for name in ("variant_sites", "variant_calls"):
+        assert text[name].equals(htslib[name]), name
+    calls = _rows(text["variant_calls"], "start", "alt", "individual_id", "genotype", "zygosity", "depth")
+    if somatic:
+        assert {c[2] for c in calls} == {"S3"}
+        assert (599, "A", "S3", "1|1", "hom", None) in calls
+    else:
+        assert (199, "CG", "S1", "0/1", "het", None) in calls  # allele 10, relative to itself
+        assert (99, "G", "S4", ".|1", "unknown", None) in calls
+        assert (299, "G", "S1", "1", "hemi", None) in calls
+        assert (399, "T", "S1", "0/1", "het", 5) in calls  # DP from htslib's parse of the line
+        assert (599, "A", "S1", "0/1/1", "het", None) in calls
+        assert 699 not in {c[0] for c in calls}
+        sites = _rows(text["variant_sites"], "start", "alt", "allele_count", "allele_number")
+        assert (99, "G", 4, 5) in sites  # S3 ./. and S4 .|1 lower AN
+        assert (199, "CG", 1, 7) in sites
+        assert (499, "C", 2, 6) in sites
+
+
+def test_vcf_reader__column_faults_that_balance_in_total_are_found(tmp_path: Path) -> None:
+    # The text check compares tab totals per read; a line with an extra column and one with a
+    # missing column balance out there, and htslib ignores extra columns: each line is checked.
+    records = _records(6)
+    records[2] += "\t0/1"
+    records[4] = records[4].rsplit("\t", 1)[0]
+    path = _write(tmp_path, "balanced.vcf", records)
+    with pytest.raises(
+        FormatError, match=r"balanced\.vcf, line 7, field 'column 12': the record has 12 tab-separated"
+    ):
+        _read(path)
+
+
+def test_vcf_reader__fault_on_the_first_record_line(tmp_path: Path) -> None:
+    records = _records(3)
+    records[0] = records[0] + "\t0/0"
+    path = _write(tmp_path, "first.vcf", records)
+    with pytest.raises(FormatError, match=r"first\.vcf, line 5, field 'column 12'"):
+        _read(path)
 
 
 # -- small hand-made files ------------------------------------------------------------------------

@@ -44,6 +44,8 @@ def test_tables__cover_the_architecture() -> None:
         "treatments",
         "responses",
         "phenotypes",
+        "interpretations",
+        "drivers",
     }
 
 

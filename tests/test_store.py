@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from genofed.errors import StoreError
-from genofed.store import NodeStore, StoreSettings
+from genofed.store import BatchWriter, NodeStore, StoreSettings
+from genofed.store._store import _sort_runs
 
 
 def _calls(chroms: list[str], starts: list[int], people: list[str]) -> pa.Table:
@@ -179,3 +181,38 @@ def test_views__read_batches_written_under_an_older_model(store: NodeStore) -> N
     store.close()
     rows = store.execute("SELECT geographic_origin FROM individuals").to_pylist()
     assert rows == [{"geographic_origin": None}, {"geographic_origin": None}]
+
+
+def test_write_stream__staging_failure_publishes_nothing(
+    store: NodeStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parquet files are written by a background thread; its failure reaches the caller.
+    def full_disk(self: BatchWriter, *args: object) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(BatchWriter, "_append", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        store.write_stream(
+            [("variant_calls", _calls(["1"], [i], ["a"])) for i in range(5)], kind="t", source="s", key="k"
+        )
+    assert store.catalog.batches == ()
+    assert list((store.root / "staging").iterdir()) == []
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sort_runs__equals_a_stable_sort(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = rng.randint(0, 60)
+    # Runs of equal keys, as adapters write them, mostly but not always in order.
+    starts, refs = [], []
+    while len(starts) < rows:
+        start = rng.choice([rng.randint(0, 5), len(starts)])
+        ref = rng.choice(["A", "C", "", None])
+        run = rng.randint(1, 6)
+        starts += [start] * run
+        refs += [ref] * run
+    table = pa.table({"start": starts[:rows], "ref": refs[:rows], "row": list(range(rows))})
+    keys = [("start", "ascending"), ("ref", "ascending")]
+    assert _sort_runs(table, ["start", "ref"]).equals(table.sort_by(keys))
+    ordered = table.sort_by(keys)
+    assert _sort_runs(ordered, ["start", "ref"]) is ordered  # in order already: returned as it is

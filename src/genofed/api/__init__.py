@@ -28,9 +28,13 @@ from ._responses import (
     CountResult,
     CrossTabResult,
     DisclosureStatement,
+    Health,
     NodeIdentity,
     Problem,
+    ProblemType,
     ServiceInfo,
+    ServiceInfoOrganization,
+    ServiceInfoType,
 )
 
 __all__ = [
@@ -50,9 +54,13 @@ __all__ = [
     "DisclosureRequest",
     "DisclosureStatement",
     "GeneStatusDimension",
+    "Health",
     "NodeIdentity",
     "Problem",
+    "ProblemType",
     "ServiceInfo",
+    "ServiceInfoOrganization",
+    "ServiceInfoType",
     "SexDimension",
     "Study",
     "TumourTypeDimension",

@@ -7,6 +7,7 @@ control that was applied. Errors are RFC 9457 problem details (:class:`Problem`)
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,9 +24,13 @@ __all__ = [
     "CountResult",
     "CrossTabResult",
     "DisclosureStatement",
+    "Health",
     "NodeIdentity",
     "Problem",
+    "ProblemType",
     "ServiceInfo",
+    "ServiceInfoOrganization",
+    "ServiceInfoType",
 ]
 
 
@@ -96,6 +101,24 @@ class AnalysisResponse(_Wire):
     disclosure: DisclosureStatement
 
 
+PROBLEM_BASE = "https://genofed.org/problems/"
+
+
+class ProblemType(StrEnum):
+    """The ``type`` URIs of the problems a node returns, one per kind of failure."""
+
+    INVALID_QUERY = PROBLEM_BASE + "invalid-query"  # 400: the study spec is well-formed but wrong
+    UNAUTHENTICATED = PROBLEM_BASE + "unauthenticated"  # 401: no passport, or it does not verify
+    FORBIDDEN = PROBLEM_BASE + "forbidden"  # 403: verified, but the access level is too low
+    DISCLOSURE_REFUSED = PROBLEM_BASE + "disclosure-refused"  # 403: the disclosure policy refuses
+    NOT_FOUND = PROBLEM_BASE + "not-found"  # 404: no such dataset (or path) at this node
+    PAYLOAD_TOO_LARGE = PROBLEM_BASE + "payload-too-large"  # 413: the request body is over the limit
+    INVALID_REQUEST = PROBLEM_BASE + "invalid-request"  # 422: malformed JSON, unknown or missing fields
+    INTERNAL_ERROR = PROBLEM_BASE + "internal-error"  # 500: a fault of the node (no details given)
+    STORE_UNAVAILABLE = PROBLEM_BASE + "store-unavailable"  # 503: the node's store cannot answer now
+    HTTP = "about:blank"  # any other HTTP status (405 method not allowed, ...), per RFC 9457
+
+
 class Problem(_Wire):
     """RFC 9457 problem details, as every node error is returned."""
 
@@ -108,13 +131,25 @@ class Problem(_Wire):
     instance: str | None = None
 
 
+class Health(_Wire):
+    """``GET /health``: the node is up and its store answers."""
+
+    status: Literal["ok"] = "ok"
+    node_id: str
+    version: str
+
+
 class ServiceInfoType(_Wire):
+    """GA4GH service-info ``type``: what kind of service this is."""
+
     group: str = "org.genofed"
     artifact: str = "genofed-node"
     version: str = "1.0.0"
 
 
 class ServiceInfoOrganization(_Wire):
+    """GA4GH service-info ``organization``: who runs the service."""
+
     name: str
     url: str
 

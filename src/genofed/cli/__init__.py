@@ -1,6 +1,20 @@
 """The ``genofed`` command line: Typer commands, thin over the library, rendered with Rich."""
 
-from . import _demo, _export, _ingest, _query, _store, _synth  # noqa: F401  (modules register their commands)
+# Each module registers its commands on import.
+from . import (  # noqa: F401
+    _auth,
+    _demo,
+    _export,
+    _gms,
+    _hartwig,
+    _ingest,
+    _node,
+    _phenopackets,
+    _query,
+    _store,
+    _study,
+    _synth,
+)
 from ._app import app, main
 
 __all__ = ["app", "main"]

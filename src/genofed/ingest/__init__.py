@@ -1,6 +1,18 @@
-"""Source adapters: VCF, clinical tables (more formats as their adapters land) → the common data model."""
+"""Source adapters: VCF, clinical tables, Phenopackets (more as they land) → the common data model."""
+
+from genofed.model import trim_alleles  # re-exported: allele trimming moved to the model
 
 from ._annotation import Annotation, AnnotationParser, AnnotationStyle
+from ._beacon_export import (
+    BEACON_COLLECTIONS,
+    BEACON_SCHEMA_VERSION,
+    BEACON_TABLES,
+    SEQUENCE_ONTOLOGY,
+    beacon_biosamples,
+    beacon_genomic_variations,
+    beacon_individuals,
+    write_beacon_records,
+)
 from ._clinical import (
     ClinicalReader,
     ColumnReport,
@@ -10,6 +22,26 @@ from ._clinical import (
     ValueCount,
     ValueStatus,
 )
+from ._gms import GmsCase, GmsReader, GmsReport, GmsSummary, find_gms_cases
+from ._gms_config import ScoutLoadConfig, ScoutSample, oncotree_code, read_load_config
+from ._gms_tables import (
+    CnvSegment,
+    MsiScore,
+    PurityEstimate,
+    absolute_copy_number,
+    read_ascat_statistics,
+    read_cnvkit_segments,
+    read_msisensor_pro,
+    read_purecn,
+)
+from ._hartwig import HartwigBatch, HartwigFiles, HartwigReader, HartwigSampleInfo, find_hartwig_files
+from ._hartwig_clinical import (
+    HARTWIG_CLINICAL_TABLES,
+    HartwigClinicalReader,
+    HartwigMetadata,
+    hartwig_clinical_tables,
+)
+from ._hartwig_common import HartwigSummary
 from ._mapping import (
     MAPPED_TABLES,
     ClinicalMapping,
@@ -25,19 +57,48 @@ from ._mapping import (
     packaged_mapping,
     packaged_mappings,
 )
-from ._normalise import FastaReference, is_symbolic, left_align, trim_alleles, variant_type
+from ._normalise import FastaReference, is_symbolic, left_align, variant_type
+from ._orange import OrangeReader
+from ._phenopacket_export import (
+    PHENOPACKET_TABLES,
+    UBERON_TISSUES,
+    phenopacket_meta_data,
+    phenopackets_from_tables,
+    write_phenopackets,
+)
+from ._phenopackets import (
+    RECIST_TERMS,
+    REFSEQ_CHROMOSOMES,
+    HgvsExpression,
+    IndividualKey,
+    PhenopacketReader,
+    PhenopacketSummary,
+    parse_hgvs,
+)
+from ._registry import AdapterInfo, register_adapter, registered_adapters
 from ._samples import SampleEntry, SampleSheet
 from ._source import Chunk, SourceReader
 from ._vcf import VcfReader, VcfSummary
 
 __all__ = [
+    "BEACON_COLLECTIONS",
+    "BEACON_SCHEMA_VERSION",
+    "BEACON_TABLES",
+    "HARTWIG_CLINICAL_TABLES",
     "MAPPED_TABLES",
+    "PHENOPACKET_TABLES",
+    "RECIST_TERMS",
+    "REFSEQ_CHROMOSOMES",
+    "SEQUENCE_ONTOLOGY",
+    "UBERON_TISSUES",
+    "AdapterInfo",
     "Annotation",
     "AnnotationParser",
     "AnnotationStyle",
     "Chunk",
     "ClinicalMapping",
     "ClinicalReader",
+    "CnvSegment",
     "ColumnReport",
     "DateColumn",
     "FastaReference",
@@ -45,12 +106,32 @@ __all__ = [
     "FieldType",
     "FileMapping",
     "FileReport",
+    "GmsCase",
+    "GmsReader",
+    "GmsReport",
+    "GmsSummary",
     "GroupMapping",
+    "HartwigBatch",
+    "HartwigClinicalReader",
+    "HartwigFiles",
+    "HartwigMetadata",
+    "HartwigReader",
+    "HartwigSampleInfo",
+    "HartwigSummary",
+    "HgvsExpression",
+    "IndividualKey",
     "MappingReport",
+    "MsiScore",
+    "OrangeReader",
+    "PhenopacketReader",
+    "PhenopacketSummary",
+    "PurityEstimate",
     "ReferenceDate",
     "ReportRow",
     "SampleEntry",
     "SampleSheet",
+    "ScoutLoadConfig",
+    "ScoutSample",
     "SourceReader",
     "SurvivalMapping",
     "TimeUnit",
@@ -58,11 +139,31 @@ __all__ = [
     "ValueStatus",
     "VcfReader",
     "VcfSummary",
+    "absolute_copy_number",
+    "beacon_biosamples",
+    "beacon_genomic_variations",
+    "beacon_individuals",
+    "find_gms_cases",
+    "find_hartwig_files",
+    "hartwig_clinical_tables",
     "is_symbolic",
     "left_align",
     "load_mapping",
+    "oncotree_code",
     "packaged_mapping",
     "packaged_mappings",
+    "parse_hgvs",
+    "phenopacket_meta_data",
+    "phenopackets_from_tables",
+    "read_ascat_statistics",
+    "read_cnvkit_segments",
+    "read_load_config",
+    "read_msisensor_pro",
+    "read_purecn",
+    "register_adapter",
+    "registered_adapters",
     "trim_alleles",
     "variant_type",
+    "write_beacon_records",
+    "write_phenopackets",
 ]

@@ -1,9 +1,10 @@
-"""Allele normalisation at the VCF edge: trimming, left-alignment, and the variant type.
+"""Allele normalisation at the VCF edge: left-alignment, symbolic alleles, and the variant type.
 
 VCF writes an indel with a shared anchor base (``POS=10 REF=GA ALT=G``); genofed stores every allele
 the way VRS and SPDI do: shared bases trimmed away (common suffix first, then common prefix), on
 0-based half-open coordinates, so an insertion has an empty ``ref`` and ``start == end`` and a
-deletion an empty ``alt``. Trimming alone makes one representation per VCF record; indels in
+deletion an empty ``alt``. Trimming is :func:`genofed.model.trim_alleles` (queries trim with it
+too, and may not import ingest). Trimming alone makes one representation per VCF record; indels in
 repeats also need *left-alignment* against the reference sequence so that two callers' different
 placements of the same event agree, which needs a FASTA (:class:`FastaReference`).
 
@@ -23,7 +24,6 @@ __all__ = [
     "FastaReference",
     "is_symbolic",
     "left_align",
-    "trim_alleles",
     "variant_type",
 ]
 
@@ -46,36 +46,6 @@ def is_symbolic(alt: str) -> bool:
         or alt.startswith(".")
         or alt.endswith(".")
     )
-
-
-def trim_alleles(start: int, ref: str, alt: str) -> tuple[int, str, str]:
-    """Remove the bases REF and ALT share: the common suffix, then the common prefix.
-
-    ``start`` is 0-based; removing a prefix moves it right. The result may have an empty ``ref``
-    (insertion) or an empty ``alt`` (deletion), as in VRS and SPDI.
-
-    >>> trim_alleles(9, "GA", "G")      # VCF POS=10 deletion of the A at 1-based 11
-    (10, 'A', '')
-    >>> trim_alleles(9, "G", "GTT")     # insertion of TT after 1-based 10
-    (10, '', 'TT')
-    >>> trim_alleles(9, "CAT", "CGT")   # an MNV-looking SNV
-    (10, 'A', 'G')
-    """
-    if len(ref) == 1 and len(alt) == 1:
-        return start, ref, alt
-    shortest = min(len(ref), len(alt))
-    suffix = 0
-    while suffix < shortest and ref[-1 - suffix] == alt[-1 - suffix]:
-        suffix += 1
-    if suffix:
-        ref, alt = ref[: len(ref) - suffix], alt[: len(alt) - suffix]
-        shortest -= suffix
-    prefix = 0
-    while prefix < shortest and ref[prefix] == alt[prefix]:
-        prefix += 1
-    if prefix:
-        ref, alt = ref[prefix:], alt[prefix:]
-    return start + prefix, ref, alt
 
 
 def left_align(start: int, ref: str, alt: str, reference: FastaReference, chrom: str) -> tuple[int, str, str]:

@@ -5,17 +5,28 @@ Shape of a read (:meth:`VcfReader.chunks`):
 1. The constructor reads the header as text (sample columns, line count, annotation declaration,
    assembly) and settles who each sample is (:class:`~genofed.ingest.SampleSheet`) and whether the
    file is somatic. Nothing is read through htslib yet.
-2. ``chunks()`` yields the ``specimens`` and ``analyses`` rows, then streams records through cyvcf2
-   in blocks of at most ``chunk_records`` records. Per record only the site-level fields are read in
-   Python; genotypes are copied as htslib's raw integer encoding into one ``(records, ploidy,
-   samples)`` array per block, and everything per genotype -- allele counts, zygosity, the sparse
-   call rows and their genotype strings -- is computed with numpy over the whole block. Each block
-   becomes one ``variant_sites`` and one ``variant_calls`` Arrow chunk.
-3. htslib does not see every fault: it ignores extra columns and may stop quietly at the end of a
-   truncated BGZF file. A background thread therefore re-reads the raw text (decompression and
-   byte counting release the GIL, so on a second core it costs no wall time) and checks the
-   column count of every line and that the stream ends cleanly; a block is handed over only once
-   its lines are checked, so faults surface in line order. When htslib itself fails, the failing
+2. ``chunks()`` yields the ``specimens`` and ``analyses`` rows, then streams records in blocks of
+   at most ``chunk_records`` records. Two readers go side by side, line for line:
+
+   - a background thread (:class:`_TextLines`) decompresses the raw text once and checks what
+     htslib does not (the column count of every line, empty lines, a stream that ends cleanly),
+     handing over checked lines only, so faults surface in line order;
+   - htslib (cyvcf2) parses each record's site fields (CHROM, POS, REF, ALT, FILTER, INFO).
+
+   Genotypes take one of two routes. When a file's records have the FORMAT ``GT`` alone (cohort
+   call sets such as 1000 Genomes), htslib is told to skip the sample columns, and the genotypes
+   are read in bulk from the checked text: a block's sample columns become one numpy array of
+   4-byte words, one per genotype (``0|1`` and its tab); the hom-ref words are set aside with two
+   comparisons and only the others are decoded, each checked against the strict grammar of a
+   diploid one-digit genotype. A line that does not fit it exactly (another ploidy, alleles past
+   9, other FORMAT keys, a malformed genotype) is parsed by htslib instead, line by line, so
+   htslib decides what every such genotype means and rejects what it cannot read. Other files
+   (FORMAT with DP/AD/AF, ...) go through htslib whole, their genotypes copied as htslib's raw
+   integer encoding into a block array. Both routes end in the same sparse form: per block, the
+   genotypes other than hom-ref as (record, sample, allele codes, phase), and AN per record.
+3. Per block, everything per genotype -- allele counts, zygosity, the sparse call rows and their
+   genotype strings -- is computed with numpy over those entries. Each block becomes one
+   ``variant_sites`` and one ``variant_calls`` Arrow chunk. When htslib itself fails, the failing
    line is re-read and diagnosed so the error names line and field.
 
 Conventions: AC/AN/homozygous counts are over the samples whose calls are kept (every sample of a
@@ -29,6 +40,8 @@ zygosity ``unknown``.
 from __future__ import annotations
 
 import gzip
+import os
+import queue
 import re
 import threading
 import zlib
@@ -53,11 +66,12 @@ from genofed.model import (
     conform,
     normalise_assembly,
     normalise_chromosome,
+    trim_alleles,
     variant_id,
 )
 
 from ._annotation import Annotation, AnnotationParser
-from ._normalise import FastaReference, is_symbolic, left_align, trim_alleles, variant_type
+from ._normalise import FastaReference, is_symbolic, left_align, variant_type
 from ._samples import SampleEntry, SampleSheet
 from ._source import Chunk
 
@@ -69,6 +83,16 @@ _VECTOR_END = -(2**31) + 1
 # Upper bound on genotype slots (records × samples × ploidy) held per block, to bound memory.
 _BLOCK_SLOTS = 4_000_000
 _READ_BYTES = 4 << 20
+# Decompressed reads the text thread may hold ahead of the reader.
+_QUEUED_READS = 4
+# The text route's genotype words (4 bytes: allele, separator, allele, tab; little-endian uint32).
+_HOM_REF_WORD = int.from_bytes(b"0/0\t", "little")
+_HOM_REF_PHASED_WORD = int.from_bytes(b"0|0\t", "little")
+_TAB, _NEWLINE, _SLASH, _BAR = ord("\t"), ord("\n"), ord("/"), ord("|")
+# Allele byte -> allele + 1 as htslib codes it; 0 for '.', -1 for a byte that is no allele.
+_TEXT_ALLELE = np.full(256, -1, dtype=np.int32)
+_TEXT_ALLELE[ord(".")] = 0
+_TEXT_ALLELE[ord("0") : ord("9") + 1] = np.arange(1, 11, dtype=np.int32)
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _BASES = re.compile(r"[ACGTN]+")
 _ZYGOSITY = pa.array(
@@ -117,6 +141,10 @@ class VcfSummary:
     left_aligned: int = 0
     #: consequence terms outside the model's SO table, kept verbatim, with their annotation counts
     unknown_consequences: dict[str, int] = field(default_factory=dict)
+
+
+# Checked text from the text thread: a decompressed read and the (start, end) offsets of its lines.
+_TextItem = tuple[bytes, npt.NDArray[np.intp], npt.NDArray[np.intp]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +229,8 @@ class VcfReader:
         #: VCF columns whose calls are kept, in file order
         self.call_samples: tuple[str, ...] = tuple(s for s in self._header.samples if s in kept)
         self.summary = VcfSummary()
+        # htslib's parser of single lines (cyvcf2 Writer), made when the text route needs it
+        self._line_parser: Any = None
 
     # -- SourceReader -----------------------------------------------------------------------------
     @property
@@ -246,21 +276,16 @@ class VcfReader:
             _check_bgzf_eof(self.path)
         yield "specimens", self._specimens()
         yield "analyses", self._analyses()
-        check = _TextCheck(self.path, self._header, self._compression)
-        check.start()
+        text = _TextLines(self.path, self._header, self._compression)
+        text.start()
         fasta = FastaReference(self.reference_fasta) if self.reference_fasta is not None else None
         try:
-            yield from self._records(check, fasta)
-            check.verify()
-            check.join()
-            if check.records != self.summary.records:
-                raise FormatError(
-                    f"htslib read {self.summary.records} records but the file has {check.records} record "
-                    "lines; the file is corrupt",
-                    location=Location(path=self._where),
-                )
+            yield from self._records(text, fasta)
         finally:
-            check.stop()
+            text.stop()
+            if self._line_parser is not None:
+                self._line_parser.close()
+                self._line_parser = None
             if fasta is not None:
                 fasta.close()
             if self._annotation is not None:
@@ -409,46 +434,88 @@ class VcfReader:
         )
 
     # -- records ----------------------------------------------------------------------------------
-    def _records(self, check: _TextCheck, fasta: FastaReference | None) -> Iterator[Chunk]:
+    def _records(self, text: _TextLines, fasta: FastaReference | None) -> Iterator[Chunk]:
         import cyvcf2  # heavy: loaded when a VCF is read
 
-        subset = None if len(self.call_samples) == len(self._header.samples) else list(self.call_samples)
+        first = text.peek()
+        # Genotypes come from the text when records carry GT alone (see the module docstring);
+        # htslib then skips the sample columns, which is most of its work on a cohort file.
+        from_text = first is not None and _format_column(first) == b"GT"
+        if from_text:
+            samples: list[str] | None = []
+        elif len(self.call_samples) == len(self._header.samples):
+            samples = None
+        else:
+            samples = list(self.call_samples)
         try:
-            vcf = cyvcf2.VCF(str(self.path), samples=subset, lazy=False)
+            vcf = cyvcf2.VCF(str(self.path), samples=samples, lazy=False)
         except Exception as exc:  # cyvcf2 raises bare Exception/OSError for htslib failures
             raise self._diagnose(self._header.lines + 1, exc) from exc
         try:
-            if list(vcf.samples) != list(self.call_samples):
+            if not from_text and list(vcf.samples) != list(self.call_samples):
                 raise SampleError(
                     f"htslib reads the samples as {list(vcf.samples)[:5]}..., "
                     f"expected {list(self.call_samples)[:5]}",
                     location=Location(path=self._where, line=self._header.lines),
                 )
-            block = _Block(self, fasta)
+            block = _Block(self, fasta, from_text)
             records = iter(vcf)
-            index = 0
-            while True:
-                try:
-                    variant = next(records)
-                except StopIteration:
-                    break
-                except Exception as exc:  # htslib parse failure: find out what is wrong with the line
-                    raise self._diagnose(self._header.lines + index + 1, exc) from exc
-                line_no = self._header.lines + index + 1
-                if not variant.CHROM:
-                    # htslib reads an empty line (or an empty CHROM) as a record without alleles;
-                    # touching its REF would crash cyvcf2, so stop here.
-                    raise self._diagnose(line_no, None)
-                block.add(variant, line_no)
-                index += 1
-                if block.full:
-                    check.verify(line_no)
-                    yield from block.flush()
-            if block.n:
-                check.verify(block.lines[-1])
+            line_no = self._header.lines
+            try:
+                while True:
+                    # The checked line first: a fault the text check found at this line wins.
+                    line = text.take()
+                    try:
+                        variant = next(records, None)
+                    except Exception as exc:  # htslib parse failure: find out what is wrong with the line
+                        raise self._diagnose(line_no + 1, exc) from exc
+                    if line is None or variant is None:
+                        if line is not None or variant is not None:
+                            self._count_mismatch(line_no, variant is None, text)
+                        break
+                    line_no += 1
+                    if not variant.CHROM:
+                        # htslib reads an empty line (or an empty CHROM) as a record without alleles;
+                        # touching its REF would crash cyvcf2, so stop here.
+                        raise self._diagnose(line_no, None)
+                    block.add(variant, line_no, *line)
+                    if block.full:
+                        yield from block.flush()
+            except InputError:
+                # A genotype fault on an earlier line of this block (found when the block's text
+                # genotypes are decoded) is reported before this one.
+                block.settle()
+                raise
             yield from block.flush()
         finally:
             vcf.close()
+
+    def _count_mismatch(self, line_no: int, htslib_ended: bool, text: _TextLines) -> None:
+        """Raise for htslib and the text disagreeing on the number of records."""
+        read = line_no - self._header.lines
+        if htslib_ended:
+            lines = read + 1 + text.count_rest()
+            message = f"htslib read {read} records but the file has {lines} record lines; the file is corrupt"
+        else:
+            message = f"htslib read more records than the file's {read} record lines; the file is corrupt"
+        raise FormatError(message, location=Location(path=self._where))
+
+    def _parse_line(self, line: bytes, line_no: int) -> Any:
+        """One record line parsed by htslib with every sample (for genotypes the text route cannot read)."""
+        tabs = line.count(b"\t")
+        if tabs != 8 + len(self._header.samples):
+            # The text thread checks column counts in total per read; htslib ignores extra columns.
+            message, field_name = _column_message(tabs + 1, self._header.samples)
+            raise FormatError(message, location=Location(path=self._where, line=line_no, field=field_name))
+        parser = self._line_parser
+        if parser is None:
+            import cyvcf2
+
+            parser = self._line_parser = cyvcf2.Writer.from_string(os.devnull, self._header.text)
+        try:
+            return parser.variant_from_string(line.decode("utf-8", errors="replace"))
+        except Exception as exc:  # cyvcf2 raises bare Exception for htslib failures
+            raise self._diagnose(line_no, exc) from exc
 
     def _diagnose(self, line_no: int, exc: Exception | None) -> InputError:
         """Turn an htslib failure at record line ``line_no`` into an error naming line and field."""
@@ -483,12 +550,29 @@ class VcfReader:
         )
 
 
-class _Block:
-    """Records of one block: site fields in lists, genotypes in one raw htslib integer array."""
+@dataclass(frozen=True, slots=True)
+class _Entries:
+    """The genotypes of a block other than hom-ref, in (record, sample) order, and AN per record.
 
-    def __init__(self, reader: VcfReader, fasta: FastaReference | None) -> None:
+    ``code`` is (ploidy slot, entry): allele + 1, 0 for a missing allele, -1 for an absent slot (a
+    genotype shorter than the block's ploidy); ``phase`` marks slots written after ``|``. Slots are
+    rows so that per-slot work runs over contiguous memory (numpy reduces a short inner axis slowly).
+    """
+
+    record: npt.NDArray[np.intp]
+    sample: npt.NDArray[np.intp]
+    code: npt.NDArray[np.int32]
+    phase: npt.NDArray[np.bool_]
+    allele_number: npt.NDArray[np.int64]
+
+
+class _Block:
+    """Records of one block: site fields in lists, genotypes as text words or htslib's integers."""
+
+    def __init__(self, reader: VcfReader, fasta: FastaReference | None, from_text: bool) -> None:
         self.reader = reader
         self.fasta = fasta
+        self.from_text = from_text
         self.where = reader._where
         self.samples = len(reader.call_samples)
         self.capacity = max(1, min(reader.chunk_records, _BLOCK_SLOTS // (2 * self.samples)))
@@ -505,25 +589,21 @@ class _Block:
         self.analyses = pa.array(
             [sheet[s].analysis_id(reader.source) for s in reader.call_samples], pa.string()
         )
+        # The text route: the sample columns of a line whose genotypes are all "a/b" are exactly
+        # 4 bytes per sample, less the tab after the last.
+        columns = reader.samples
+        self.text_width = 4 * len(columns) - 1
+        kept = set(reader.call_samples)
+        self.keep: npt.NDArray[np.intp] | None = (
+            None
+            if len(kept) == len(columns)
+            else np.array([i for i, s in enumerate(columns) if s in kept], dtype=np.intp)
+        )
         self.ploidy = 2
-        self._allocate()
+        # htslib's genotypes of the records read through it; rows are written whole in
+        # _add_genotypes(), so no fill is needed (np.empty: untouched pages cost nothing).
+        self.gt = np.empty((self.capacity, self.ploidy, self.samples), dtype=np.int32)
         self._reset()
-
-    def _allocate(self) -> None:
-        """Work arrays, allocated once and reused by every block.
-
-        Fresh multi-megabyte numpy temporaries cost more in page faults than the arithmetic on
-        them, so the per-genotype steps write into these with ``out=``. Layout (record, ploidy
-        slot, sample): each slot is a contiguous row, so per-slot operations stream through memory.
-        """
-        shape3 = (self.capacity, self.ploidy, self.samples)
-        shape2 = (self.capacity, self.samples)
-        # Rows of gt are written whole in add(), so no fill is needed.
-        self.gt = np.empty(shape3, dtype=np.int32)
-        self._code32 = np.empty(shape3, dtype=np.int32)
-        self._mask3 = np.empty(shape3, dtype=np.bool_)
-        self._mask2 = np.empty(shape2, dtype=np.bool_)
-        self._copies = np.empty(shape2, dtype=np.int8)
 
     def _reset(self) -> None:
         self.n = 0
@@ -538,19 +618,32 @@ class _Block:
         self.alts: list[list[str]] = []
         self.passed: list[bool] = []
         self.ann: list[str | None] = []
+        #: records whose genotypes htslib parsed (rows of self.gt)
+        self.parsed: list[int] = []
+        #: records whose genotypes wait in the text: the text, where the line and its sample
+        #: columns start (plain ints and references: objects the garbage collector tracks, such
+        #: as a memoryview per line, would make it run often over everything the block holds)
+        self.text_records: list[int] = []
+        self.text_sources: list[bytes] = []
+        self.text_line_starts: list[int] = []
+        self.text_column_starts: list[int] = []
+        self.text_entries: _Entries | None = None
 
     @property
     def full(self) -> bool:
         return self.n >= self.capacity
 
-    def add(self, variant: Any, line: int) -> None:
-        """Copy one record's fields and genotypes into the block."""
+    def add(self, variant: Any, line_no: int, text: bytes, start: int, end: int) -> None:
+        """Copy one record's site fields, and its genotypes or where they are in its line.
+
+        The line is ``text[start:end]``; on the text route its sample columns are kept as a view.
+        """
         i = self.n
         raw_chrom = variant.CHROM
         chrom = self.chroms.get(raw_chrom)
         if chrom is None:
             chrom = self.chroms[raw_chrom] = normalise_chromosome(raw_chrom)
-        self.lines.append(line)
+        self.lines.append(line_no)
         self.raw_chrom.append(raw_chrom)
         self.chrom.append(chrom)
         self.pos.append(variant.POS)
@@ -558,37 +651,140 @@ class _Block:
         self.alts.append(variant.ALT)
         self.passed.append(variant.FILTER is None)
         self.ann.append(variant.INFO.get(self.annotation.tag) if self.annotation is not None else None)
+        self.n += 1
+        if not self.from_text:
+            self._add_genotypes(variant, i)
+            return
+        # The tabs before POS, after POS, and after FORMAT (the 1st, 2nd and 9th of the line).
+        find = text.find
+        tab = find(b"\t", start, end)
+        pos_end = find(b"\t", tab + 1, end)
+        format_start = -1
+        if pos_end > 0:
+            format_start = pos_end
+            for _ in range(6):
+                format_start = find(b"\t", format_start + 1, end)
+                if format_start < 0:
+                    break
+        columns = format_start + 4  # after "GT" and its tab
+        if format_start > 0 and text.startswith(b"\tGT\t", format_start) and end - columns == self.text_width:
+            pos = text[tab + 1 : pos_end]
+            if not pos.isdigit() or int(pos) != variant.POS:
+                # Cannot happen while htslib reads every line as one record; guards the pairing.
+                raise FormatError(
+                    f"htslib read POS {variant.POS} from this line; the text and htslib disagree on "
+                    "which line is which",
+                    location=Location(path=self.where, line=line_no, field="POS"),
+                )
+            self.text_records.append(i)
+            self.text_sources.append(text)
+            self.text_line_starts.append(start)
+            self.text_column_starts.append(columns)
+        else:
+            self._add_genotypes(self.reader._parse_line(text[start:end], line_no), i)
+
+    def _add_genotypes(self, variant: Any, i: int) -> None:
+        """Copy htslib's genotypes (and FORMAT DP, AD, AF) of record ``i`` into the block arrays."""
+        self.parsed.append(i)
         gt = variant.format("GT", int)
+        if self.keep is not None and self.from_text:
+            # The line parser reads every sample column; keep the ones whose calls are kept.
+            gt = gt[self.keep] if gt is not None else None
         if gt is not None:
             width = gt.shape[1]
             if width > self.ploidy:
-                kept = self.gt[:i]
+                kept = self.gt
                 self.ploidy = width
-                self._allocate()
-                self.gt[:i] = _VECTOR_END
-                self.gt[:i, : kept.shape[1]] = kept
+                self.gt = np.full((self.capacity, self.ploidy, self.samples), _VECTOR_END, dtype=np.int32)
+                self.gt[:, : kept.shape[1]] = kept
             self.gt[i, :width, :] = gt.T
             if width < self.ploidy:
                 self.gt[i, width:, :] = _VECTOR_END
         else:
             self.gt[i] = _VECTOR_END
-        n_alleles = len(variant.ALT) + 1
+        n_alleles = len(self.alts[i]) + 1
+        keep = self.keep if self.from_text else None
+        # Types given explicitly (the header declares them so, see want_*): cyvcf2 cannot look them
+        # up for a variant from its line parser.
         if self.want_dp:
-            dp = variant.format("DP")
+            dp = variant.format("DP", int)
             if dp is not None and dp.dtype.kind == "i":
                 if self.dp is None:
                     self.dp = np.full((self.capacity, self.samples), _INT32_MISSING, dtype=np.int32)
-                self.dp[i] = dp[:, 0]
+                self.dp[i] = (dp if keep is None else dp[keep])[:, 0]
         if self.want_ad:
-            ad = variant.format("AD")
+            ad = variant.format("AD", int)
             if ad is not None and ad.dtype.kind == "i":
-                self.ad = _put(self.ad, i, ad, self.capacity, _INT32_MISSING)
+                self.ad = _put(self.ad, i, ad if keep is None else ad[keep], self.capacity, _INT32_MISSING)
         if self.want_af:
-            af = variant.format("AF")
+            af = variant.format("AF", float)
             # FORMAT AF is per ALT allele (Number=A); a single value is only unambiguous with one ALT.
             if af is not None and af.dtype.kind == "f" and (af.shape[1] == n_alleles - 1):
+                af = af if keep is None else af[keep]
                 self.af = _put(self.af, i, af.astype(np.float32), self.capacity, np.nan)
-        self.n += 1
+
+    def settle(self) -> None:
+        """Decode the genotypes waiting in the text; lines outside the strict grammar go to htslib.
+
+        Every word that is not hom-ref (``0/0``, ``0|0`` and the tab) must be two alleles (a digit
+        or ``.``) around ``/`` or ``|``, then a tab; hom-ref words are exactly that already.
+        """
+        if not self.text_records:
+            return
+        count = len(self.text_records)
+        width = self.text_width
+        # One copy of the block's sample columns, with a tab after the last column of each line.
+        joined = b"\t".join(
+            [
+                *(
+                    memoryview(text)[start : start + width]
+                    for text, start in zip(self.text_sources, self.text_column_starts, strict=True)
+                ),
+                b"",
+            ]
+        )
+        words = np.frombuffer(joined, dtype="<u4").reshape(count, -1)
+        if self.keep is not None:
+            words = words[:, self.keep]
+        other = words != _HOM_REF_WORD
+        np.logical_and(other, words != _HOM_REF_PHASED_WORD, out=other)
+        flat = np.flatnonzero(other.reshape(-1))
+        local, sample = np.divmod(flat, self.samples)
+        word = words.reshape(-1)[flat]
+        first = _TEXT_ALLELE[word & 0xFF]
+        second = _TEXT_ALLELE[(word >> 16) & 0xFF]
+        separator = (word >> 8) & 0xFF
+        good = (first >= 0) & (second >= 0) & ((word >> 24) == _TAB)
+        good &= (separator == _SLASH) | (separator == _BAR)
+        records = np.asarray(self.text_records, dtype=np.intp)
+        text_records, sources = self.text_records, self.text_sources
+        line_starts, column_starts = self.text_line_starts, self.text_column_starts
+        self.text_records, self.text_sources, self.text_line_starts, self.text_column_starts = [], [], [], []
+        read = np.ones(count, dtype=np.bool_)
+        if not good.all():
+            bad_lines = np.unique(local[~good])
+            for b in bad_lines.tolist():
+                i = text_records[b]
+                line = sources[b][line_starts[b] : column_starts[b] + width]
+                self._add_genotypes(self.reader._parse_line(line, self.lines[i]), i)
+            read[bad_lines] = False
+            fine = read[local]
+            local, sample, first, second, separator = (
+                local[fine],
+                sample[fine],
+                first[fine],
+                second[fine],
+                separator[fine],
+            )
+        code = np.full((self.ploidy, len(local)), -1, dtype=np.int32)
+        code[0] = first
+        code[1] = second
+        phase = np.zeros(code.shape, dtype=np.bool_)
+        phase[1] = separator == _BAR
+        missing = np.bincount(local, weights=(first == 0).astype(np.int64) + (second == 0), minlength=count)
+        allele_number = np.zeros(self.n, dtype=np.int64)
+        allele_number[records[read]] = 2 * self.samples - missing[read].astype(np.int64)
+        self.text_entries = _Entries(records[local], sample, code, phase, allele_number)
 
     def flush(self) -> Iterator[Chunk]:
         """Turn the block into a ``variant_sites`` and a ``variant_calls`` chunk, then empty it."""
@@ -702,51 +898,114 @@ class _Block:
                 "REF",
             )
 
+    def _entries(self) -> _Entries:
+        """The block's genotypes other than hom-ref (text and htslib), in (record, sample) order."""
+        n = self.n
+        parts: list[_Entries] = []
+        if self.text_entries is not None:
+            parts.append(self.text_entries)
+        if self.parsed:
+            if len(self.parsed) == n:
+                rows = np.arange(n, dtype=np.intp)
+                raw = self.gt[:n]
+            else:
+                rows = np.asarray(sorted(self.parsed), dtype=np.intp)
+                raw = self.gt[rows]
+            # htslib GT encoding: (allele + 1) << 1 | phased, 0 (1 if phased) for a missing allele,
+            # and _VECTOR_END padding short genotypes. code = raw >> 1 is allele + 1, 0 for a
+            # missing allele, negative for an absent slot.
+            code = raw >> 1
+            allele_number = np.zeros(n, dtype=np.int64)
+            allele_number[rows] = np.count_nonzero((code >= 1).reshape(len(rows), -1), axis=1)
+            other = code[:, 0] != 1
+            for j in range(1, self.ploidy):
+                other |= code[:, j] != 1
+            # 1-D nonzero on a byte view is faster than 2-D nonzero.
+            flat = np.flatnonzero(other.view(np.uint8).reshape(-1))
+            local, sample = np.divmod(flat, self.samples)
+            parts.append(
+                _Entries(
+                    rows[local],
+                    sample,
+                    np.stack([code[local, j, sample] for j in range(self.ploidy)]),
+                    np.stack([(raw[local, j, sample] & 1).astype(np.bool_) for j in range(self.ploidy)]),
+                    allele_number,
+                )
+            )
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            none = np.zeros(0, dtype=np.intp)
+            return _Entries(
+                none,
+                none,
+                np.zeros((self.ploidy, 0), dtype=np.int32),
+                np.zeros((self.ploidy, 0), dtype=np.bool_),
+                np.zeros(n, dtype=np.int64),
+            )
+        record = np.concatenate([p.record for p in parts])
+        sample = np.concatenate([p.sample for p in parts])
+        order = np.lexsort((sample, record))
+        return _Entries(
+            record[order],
+            sample[order],
+            np.concatenate([p.code for p in parts], axis=1)[:, order],
+            np.concatenate([p.phase for p in parts], axis=1)[:, order],
+            parts[0].allele_number + parts[1].allele_number,
+        )
+
     def _tables(self) -> tuple[pa.Table, pa.Table]:
         n = self.n
         summary = self.reader.summary
         summary.records += n
         summary.genotypes += n * self.samples
+        self.settle()
         cols, rec_list, allele_list = self._sites()
         rec_of_row = np.asarray(rec_list, dtype=np.intp)
-        allele_of_row = np.asarray(allele_list, dtype=np.int16)
-        raw = self.gt[:n]
-        slots = self.ploidy
-        # htslib GT encoding: (allele + 1) << 1 | phased, 0 (1 if phased) for a missing allele, and
-        # _VECTOR_END padding short genotypes. code = raw >> 1 is allele + 1, 0 for a missing
-        # allele, negative for an absent slot. Only the passes every genotype needs happen here;
-        # the rest is computed at the (few) calls.
-        code = self._code32[:n]
-        np.right_shift(raw, 1, out=code)
+        allele_of_row = np.asarray(allele_list, dtype=np.int32)
+        entries = self._entries()
         n_alt = np.fromiter((len(a) for a in self.alts), dtype=np.int32, count=n)
-        top = code.reshape(n, -1).max(axis=1)
-        if (top > n_alt + 1).any():
-            r = int(np.flatnonzero(top > n_alt + 1)[0])
-            s = int(np.flatnonzero((code[r] > n_alt[r] + 1).any(axis=0))[0])
+        top = entries.code.max(axis=0)
+        beyond = top > n_alt[entries.record] + 1
+        if beyond.any():
+            e = int(np.flatnonzero(beyond)[0])
+            r = int(entries.record[e])
             raise self._error(
                 r,
-                f"sample {self.reader.call_samples[s]!r} has allele index {int(code[r, :, s].max()) - 1} "
-                f"in its genotype but the record has {int(n_alt[r])} ALT allele(s)",
+                f"sample {self.reader.call_samples[int(entries.sample[e])]!r} has allele index "
+                f"{int(top[e]) - 1} in its genotype but the record has {int(n_alt[r])} ALT allele(s)",
                 "GT",
             )
-        called = self._mask3[:n]
-        np.greater_equal(code, 1, out=called)
-        allele_number = np.count_nonzero(called.reshape(n, -1), axis=1)
-        if rec_of_row.size == n and (allele_of_row == 1).all():
-            # The common case: one sequence ALT per record, so rows are records; no gather needed.
-            mask = self._mask2[:n]
-            copies = self._copies[:n]
-            for j in range(slots):
-                np.equal(code[:, j], 2, out=mask)
-                _accumulate(copies, mask, j)
-        else:
-            per_row = code[rec_of_row]
-            target = (allele_of_row.astype(np.int32) + 1)[:, None]
-            copies = (per_row[:, 0] == target).astype(np.int8)
-            for j in range(1, slots):
-                copies += per_row[:, j] == target
-            del per_row
+        # Pair each entry with the site rows of its record (its ALT alleles); a pair with a copy of
+        # the row's allele is a call. Rows are numbered in record order, so with at most one row
+        # per record the pairs are already in (row, sample) order.
         rows = len(rec_list)
+        per_record = np.bincount(rec_of_row, minlength=n)
+        first_row = np.cumsum(per_record) - per_record
+        count = per_record[entries.record]
+        several = bool(per_record.max() > 1)
+        if several:
+            pair = np.repeat(np.arange(len(count)), count)
+            offset = np.arange(len(pair)) - np.repeat(np.cumsum(count) - count, count)
+            pair_row = first_row[entries.record[pair]] + offset
+        else:
+            pair = np.flatnonzero(count)
+            pair_row = first_row[entries.record[pair]]
+        target = allele_of_row[pair_row] + 1
+        code = entries.code[:, pair]
+        copies = np.count_nonzero(code == target, axis=0)
+        call = np.flatnonzero(copies)
+        if several:
+            call = call[np.argsort(pair_row[call], kind="stable")]
+        entry = pair[call]
+        row_idx = pair_row[call]
+        rec_idx = entries.record[entry]
+        sample_idx = entries.sample[entry]
+        call_copies = copies[call]
+        call_allele = allele_of_row[row_idx]
+        genotype, call_ploidy, call_missing = self._genotypes(
+            code[:, call], entries.phase[:, entry], target[call]
+        )
 
         site_arrays: dict[str, pa.Array] = {
             "chrom": pa.array(cols["chrom"], pa.string()),
@@ -756,22 +1015,13 @@ class _Block:
             "alt": pa.array(cols["alt"], pa.string()),
             "variant_id": pa.array(cols["variant_id"], pa.int64()),
         }
-        # Sparse calls: every (allele row, sample) with at least one copy of the allele.
-        # 1-D nonzero on a byte view is faster than 2-D nonzero.
-        flat = np.flatnonzero(copies.view(np.uint8).reshape(-1))
-        row_idx, sample_idx = np.divmod(flat, self.samples)
-        rec_idx = rec_of_row[row_idx]
-        call_copies = copies[row_idx, sample_idx]
-        genotype, call_ploidy, call_missing = self._genotypes(
-            code, raw, rec_idx, sample_idx, allele_of_row[row_idx]
-        )
         hom = (call_copies == call_ploidy) & (call_ploidy >= 2)
         zygosity = np.where(call_ploidy == 1, 2, np.where(hom, 1, np.where(call_missing > 0, 3, 0))).astype(
             np.int8
         )
         allele_count = np.bincount(row_idx, weights=call_copies, minlength=rows).astype(np.int64)
         homozygous = np.bincount(row_idx[hom], minlength=rows)
-        depth, alt_depth, vaf = self._depths(rec_idx, sample_idx, allele_of_row[row_idx])
+        depth, alt_depth, vaf = self._depths(rec_idx, sample_idx, call_allele)
         sites = pa.table(
             {
                 **site_arrays,
@@ -785,7 +1035,7 @@ class _Block:
                 "protein_change": pa.array(cols["protein_change"], pa.string()),
                 "origin": pa.repeat(self.origin, rows).cast(pa.string()),
                 "allele_count": pa.array(allele_count.astype(np.int32)),
-                "allele_number": pa.array(allele_number[rec_of_row].astype(np.int32)),
+                "allele_number": pa.array(entries.allele_number[rec_of_row].astype(np.int32)),
                 "homozygous_count": pa.array(homozygous.astype(np.int32)),
             }
         )
@@ -816,33 +1066,25 @@ class _Block:
     def _genotypes(
         self,
         code: npt.NDArray[np.int32],
-        raw: npt.NDArray[np.int32],
-        rec_idx: npt.NDArray[np.intp],
-        sample_idx: npt.NDArray[np.intp],
-        call_allele: npt.NDArray[np.int16],
-    ) -> tuple[pa.Array, npt.NDArray[np.int8], npt.NDArray[np.int8]]:
+        phase: npt.NDArray[np.bool_],
+        target: npt.NDArray[np.int32],
+    ) -> tuple[pa.Array, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """Per call: the genotype string relative to its allele, its ploidy and missing alleles.
 
         The string comes from a small table indexed by a code of each slot's state and phase.
         """
-        ploidy = code.shape[1]
-        count = len(rec_idx)
+        ploidy, count = code.shape
         key = np.zeros(count, dtype=np.int64)
-        present = np.zeros(count, dtype=np.int8)
-        missing = np.zeros(count, dtype=np.int8)
-        target = call_allele.astype(np.int32) + 1
+        present = np.count_nonzero(code >= 0, axis=0)
+        missing = np.count_nonzero(code == 0, axis=0)
         for j in range(ploidy):
-            slot = code[rec_idx, j, sample_idx]
+            slot = code[j]
             absent = slot < 0
-            unknown = slot == 0
-            present += ~absent
-            missing += unknown
             # 0 another allele (REF or another ALT), 1 this allele, 2 missing, 3 absent.
-            state = np.where(absent, 3, np.where(unknown, 2, (slot == target).astype(np.int64)))
+            state = np.where(absent, 3, np.where(slot == 0, 2, (slot == target).astype(np.int64)))
             key += state << (2 * j)
             if j:
-                phased = (raw[rec_idx, j, sample_idx] & 1).astype(np.int64)
-                phased[absent] = 0
+                phased = (phase[j] & ~absent).astype(np.int64)
                 key += phased << (2 * ploidy + j - 1)
         if ploidy <= 4:
             strings = _genotype_table(ploidy).take(pa.array(key.astype(np.int32)))
@@ -856,7 +1098,7 @@ class _Block:
         self,
         rec_idx: npt.NDArray[np.intp],
         sample_idx: npt.NDArray[np.intp],
-        call_allele: npt.NDArray[np.int16],
+        call_allele: npt.NDArray[np.int32],
     ) -> tuple[pa.Array, pa.Array, pa.Array]:
         """Read depth, allele depth and VAF of each call from FORMAT DP, AD and AF where present."""
         count = len(rec_idx)
@@ -925,14 +1167,6 @@ class _Block:
             )
 
 
-def _accumulate(total: npt.NDArray[np.int8], mask: npt.NDArray[np.bool_], slot: int) -> None:
-    """``total = mask`` for the first slot, ``total += mask`` after, without temporaries."""
-    if slot == 0:
-        np.copyto(total, mask, casting="unsafe")
-    else:
-        np.add(total, mask, out=total, casting="unsafe")
-
-
 def _put(block: Any, i: int, values: Any, capacity: int, fill: float) -> Any:
     """Store one record's (samples, width) FORMAT values in a (records, samples, width) block, widening it."""
     samples, width = values.shape
@@ -965,92 +1199,172 @@ def _genotype_string(code: int, ploidy: int) -> str:
     return text
 
 
-# -- the raw-text check ----------------------------------------------------------------------------
-class _TextCheck(threading.Thread):
-    """Re-reads the raw text beside htslib: column counts, empty lines, and a cleanly ending stream.
+# -- the raw text ----------------------------------------------------------------------------------
+class _TextLines(threading.Thread):
+    """Reads the raw text beside htslib: checks every line, then hands the checked lines over.
 
-    The reader asks :meth:`verify` before it hands over the block ending at line N; that waits until
-    this thread has checked line N (it is normally far ahead: it only decompresses and counts bytes)
-    and raises an error found at or before line N. So faults surface in line order, the same way
-    whatever the threads' timing, and a block is only yielded once its lines are checked.
+    The thread decompresses the file and checks what htslib does not: the column count of every
+    line, empty lines, and that the stream ends cleanly. Decompression and the numpy passes that
+    find newlines and count tabs release the GIL, so on a second core this costs little wall time.
+    Checked text goes to the reader through a bounded queue (so the thread stays a few megabytes
+    ahead) as whole decompressed reads with their line offsets -- lines are not copied out -- and
+    the reader takes one line per record with :meth:`take`. A fault found at line N is queued after
+    the lines before it, so the reader meets it exactly when it asks for line N: faults surface in
+    line order, whatever the threads' timing.
     """
 
     def __init__(self, path: Path, header: _Header, compression: str) -> None:
-        super().__init__(name=f"genofed-vcf-check-{path.name}", daemon=True)
+        super().__init__(name=f"genofed-vcf-text-{path.name}", daemon=True)
         self.path = path
         self.header = header
         self.compression = compression
         self.expected_tabs = 8 + len(header.samples)
+        #: record lines queued so far (the thread's count)
         self.records = 0
-        self.error: InputError | None = None
         self._halt = threading.Event()
-        self._progress = threading.Condition()
-        self._checked = header.lines
-        self._done = False
+        # Items: (text, line starts, line ends), a fault, or None at the end of the file.
+        self._queue: queue.Queue[_TextItem | InputError | None] = queue.Queue(maxsize=_QUEUED_READS)
+        self._text = b""
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._next = 0
+        self._ended = False
+        self._pending: InputError | None = None
+
+    # -- the reader's side -------------------------------------------------------------------------
+    def take(self) -> tuple[bytes, int, int] | None:
+        """The next record line as (text, start, end) -- ``text[start:end]`` without its newline --
+        or None after the last line. Raises a fault found at it."""
+        if self._next == len(self._ends) and not self._fill():
+            return None
+        i = self._next
+        self._next += 1
+        return self._text, self._starts[i], self._ends[i]
+
+    def peek(self) -> bytes | None:
+        """The next record line without taking it (None at the end, or at a fault take() raises)."""
+        if self._next == len(self._ends):
+            try:
+                if not self._fill():
+                    return None
+            except InputError as exc:
+                self._pending = exc  # kept for take(): the reader meets it at its line
+                return None
+        return self._text[self._starts[self._next] : self._ends[self._next]]
+
+    def count_rest(self) -> int:
+        """Take every line left and count them (raising a fault found on the way)."""
+        rest = len(self._ends) - self._next
+        self._next = len(self._ends)
+        while self._fill():
+            rest += len(self._ends)
+            self._next = len(self._ends)
+        return rest
 
     def stop(self) -> None:
         self._halt.set()
 
-    def verify(self, line: int | None = None) -> None:
-        """Wait until lines up to ``line`` (all lines: None) are checked; raise what was found there."""
-        with self._progress:
-            self._progress.wait_for(lambda: self._done or (line is not None and self._checked >= line))
-        error = self.error
-        if error is not None and (line is None or error.location.line is None or error.location.line <= line):
-            raise error
+    def _fill(self) -> bool:
+        """Replace the taken lines by the next queued text; False at the end of the file."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            raise pending
+        if self._ended:
+            return False
+        item = self._queue.get()
+        if item is None or isinstance(item, InputError):
+            self._ended = True
+            if item is None:
+                return False
+            raise item
+        self._text, starts, ends = item
+        self._starts, self._ends = starts.tolist(), ends.tolist()
+        self._next = 0
+        return True
 
+    # -- the thread --------------------------------------------------------------------------------
     def run(self) -> None:
         try:
             self._scan()
         except InputError as exc:
-            self.error = exc
+            self._put(exc)
         except (OSError, EOFError, zlib.error) as exc:
-            self.error = _stream_error(str(self.path), exc, self.header.lines + self.records + 1)
-        finally:
-            with self._progress:
-                self._done = True
-                self._progress.notify_all()
+            self._put(_stream_error(str(self.path), exc, self.header.lines + self.records + 1))
+        else:
+            self._put(None)
+
+    def _put(self, item: _TextItem | InputError | None) -> None:
+        """Queue ``item``, waiting for room, unless the reader has stopped."""
+        while not self._halt.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _scan(self) -> None:
         with _open_text(self.path, self.compression) as handle:
             for _ in range(self.header.lines):
                 handle.readline()
             carry = b""
-            while True:
-                if self._halt.is_set():
-                    return
-                chunk = handle.read(_READ_BYTES)
-                if not chunk:
+            while not self._halt.is_set():
+                text = handle.read(_READ_BYTES)
+                if not text:
                     break
-                data = carry + chunk
-                cut = data.rfind(b"\n") + 1
-                body, carry = data[:cut], data[cut:]
-                if not body:
+                newlines = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _NEWLINE)
+                if not len(newlines):
+                    carry += text  # a line longer than one read
                     continue
-                lines = body.count(b"\n")
-                if body.count(b"\t") != lines * self.expected_tabs or b"\n\n" in body or body[:1] == b"\n":
-                    self._locate(body)
-                self.records += lines
-                with self._progress:
-                    self._checked = self.header.lines + self.records
-                    self._progress.notify_all()
-            if carry:
-                self._locate(carry + b"\n")
+                first = 0
+                if carry:
+                    # The line that straddles two reads, joined on its own (the reads are not copied).
+                    first = int(newlines[0]) + 1
+                    line = carry + text[:first]
+                    self._check(line, np.array([0]), np.array([len(line) - 1]))
+                    newlines = newlines[1:]
+                last = int(newlines[-1]) + 1 if len(newlines) else first
+                carry = text[last:]
+                if len(newlines):
+                    starts = np.empty_like(newlines)
+                    starts[0] = first
+                    starts[1:] = newlines[:-1] + 1
+                    self._check(text, starts, newlines)
+            if carry and not self._halt.is_set():
+                self._check(carry + b"\n", np.array([0]), np.array([len(carry)]), queue_good=False)
                 raise FormatError(
                     "the last line has no newline; the file looks truncated",
                     location=Location(path=str(self.path), line=self.header.lines + self.records + 1),
                 )
 
-    def _locate(self, body: bytes) -> None:
-        """Find the first line of ``body`` with the wrong number of columns and raise for it."""
-        for offset, line in enumerate(body.split(b"\n")[:-1]):
-            tabs = line.count(b"\t")
-            if tabs != self.expected_tabs:
-                line_no = self.header.lines + self.records + offset + 1
-                message, field_name = _column_message(tabs + 1 if line else 0, self.header.samples)
-                raise FormatError(
-                    message, location=Location(path=str(self.path), line=line_no, field=field_name)
-                )
+    def _check(
+        self,
+        text: bytes,
+        starts: npt.NDArray[np.intp],
+        ends: npt.NDArray[np.intp],
+        *,
+        queue_good: bool = True,
+    ) -> None:
+        """Check the lines ``text[starts[k]:ends[k]]`` and queue them; raise for the first bad one."""
+        lo, hi = int(starts[0]), int(ends[-1])
+        tabs = np.count_nonzero(np.frombuffer(text, dtype=np.uint8, count=hi - lo, offset=lo) == _TAB)
+        if tabs != len(ends) * self.expected_tabs or bool((starts == ends).any()):
+            # Some line is wrong (the totals would balance only by luck): find it.
+            for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+                count = text.count(b"\t", start, end)
+                if count != self.expected_tabs:
+                    if k:
+                        self._put((text, starts[:k], ends[:k]))
+                        self.records += k
+                    message, field_name = _column_message(
+                        count + 1 if end > start else 0, self.header.samples
+                    )
+                    line_no = self.header.lines + self.records + 1
+                    raise FormatError(
+                        message, location=Location(path=str(self.path), line=line_no, field=field_name)
+                    )
+        if queue_good:
+            self._put((text, starts, ends))
+            self.records += len(ends)
 
 
 def _column_message(columns: int, samples: Sequence[str]) -> tuple[str, str]:
@@ -1088,6 +1402,12 @@ def _diagnose_fields(fields: list[str], samples: Sequence[str]) -> tuple[str, st
 
 
 # -- files --------------------------------------------------------------------------------------
+def _format_column(line: bytes) -> bytes | None:
+    """The FORMAT column of a record line (None when the line has no sample columns)."""
+    fields = line.split(b"\t", 9)
+    return fields[8] if len(fields) > 9 else None
+
+
 def _compression(path: Path) -> str:
     """``bgzf``, ``gzip`` or ``plain``, from the first bytes."""
     with path.open("rb") as handle:

@@ -9,7 +9,7 @@ from ._consequence import (
     impact_of,
     normalise_consequence,
 )
-from ._genome import Assembly, normalise_assembly, normalise_chromosome, variant_id
+from ._genome import Assembly, normalise_assembly, normalise_chromosome, trim_alleles, variant_id
 from ._oncotree import ONCOTREE_RELEASE, OncoTree, TumourType, oncotree
 from ._protein import normalise_protein_change
 from ._schema import (
@@ -28,7 +28,9 @@ from ._tables import (
     Biomarker,
     CopyNumber,
     Diagnosis,
+    Driver,
     Individual,
+    Interpretation,
     Phenotype,
     Response,
     Specimen,
@@ -36,6 +38,16 @@ from ._tables import (
     Treatment,
     VariantCall,
     VariantSite,
+)
+from ._vrs import (
+    FastaLike,
+    VrsResult,
+    VrsStatus,
+    refget_accession,
+    vrs_id,
+    vrs_identify,
+    vrs_ids,
+    with_vrs_ids,
 )
 
 __all__ = [
@@ -51,8 +63,11 @@ __all__ = [
     "Column",
     "CopyNumber",
     "Diagnosis",
+    "Driver",
+    "FastaLike",
     "Impact",
     "Individual",
+    "Interpretation",
     "OncoTree",
     "Origin",
     "Phenotype",
@@ -68,6 +83,8 @@ __all__ = [
     "VariantCall",
     "VariantSite",
     "VitalStatus",
+    "VrsResult",
+    "VrsStatus",
     "Zygosity",
     "arrow_schema",
     "columns",
@@ -81,5 +98,11 @@ __all__ = [
     "normalise_protein_change",
     "oncotree",
     "records_to_table",
+    "refget_accession",
+    "trim_alleles",
     "variant_id",
+    "vrs_id",
+    "vrs_identify",
+    "vrs_ids",
+    "with_vrs_ids",
 ]

@@ -1,8 +1,9 @@
-"""Reference assemblies, chromosome names and the node-internal variant key.
+"""Reference assemblies, chromosome names, allele trimming and the node-internal variant key.
 
 Coordinates in genofed are 0-based half-open (Beacon v2, VRS); VCF's 1-based positions are
 converted at the ingest edge. Chromosomes are stored without a ``chr`` prefix, mitochondria as
-``MT``; assemblies under their GRC names.
+``MT``; assemblies under their GRC names. Alleles are stored trimmed (:func:`trim_alleles`): ingest
+trims what it stores and queries trim what they ask for, with this one function, so the two agree.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "Assembly",
     "normalise_assembly",
     "normalise_chromosome",
+    "trim_alleles",
     "variant_id",
 ]
 
@@ -76,6 +78,54 @@ def normalise_chromosome(name: str) -> str:
     if bare.upper() in {"X", "Y"}:
         return bare.upper()
     return bare
+
+
+def trim_alleles(start: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """Remove the bases REF and ALT share: the common suffix, then the common prefix.
+
+    This is the store's form of an allele, as in VRS and SPDI. ``start`` is 0-based; removing a
+    prefix moves it right. The result may have an empty ``ref`` (insertion) or an empty ``alt``
+    (deletion). Trimming alone does not left-align an indel in a repeat: that needs the reference
+    sequence (``genofed.ingest.left_align``).
+
+    Parameters
+    ----------
+    start
+        0-based start of ``ref``.
+    ref, alt
+        The reference and alternate alleles (as VCF writes them, with any anchor base).
+
+    Returns
+    -------
+    tuple[int, str, str]
+        The trimmed allele's start, reference and alternate sequence.
+
+    Examples
+    --------
+    >>> trim_alleles(9, "GA", "G")      # VCF POS=10 deletion of the A at 1-based 11
+    (10, 'A', '')
+    >>> trim_alleles(9, "G", "GTT")     # insertion of TT after 1-based 10
+    (10, '', 'TT')
+    >>> trim_alleles(9, "CAT", "CGT")   # an MNV-looking SNV
+    (10, 'A', 'G')
+    >>> trim_alleles(9, "A", "G")       # an SNV is left as it is
+    (9, 'A', 'G')
+    """
+    if len(ref) == 1 and len(alt) == 1:
+        return start, ref, alt
+    shortest = min(len(ref), len(alt))
+    suffix = 0
+    while suffix < shortest and ref[-1 - suffix] == alt[-1 - suffix]:
+        suffix += 1
+    if suffix:
+        ref, alt = ref[: len(ref) - suffix], alt[: len(alt) - suffix]
+        shortest -= suffix
+    prefix = 0
+    while prefix < shortest and ref[prefix] == alt[prefix]:
+        prefix += 1
+    if prefix:
+        ref, alt = ref[prefix:], alt[prefix:]
+    return start + prefix, ref, alt
 
 
 def variant_id(assembly: str, chrom: str, start: int, ref: str, alt: str) -> int:

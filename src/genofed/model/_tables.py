@@ -27,7 +27,9 @@ __all__ = [
     "Biomarker",
     "CopyNumber",
     "Diagnosis",
+    "Driver",
     "Individual",
+    "Interpretation",
     "Phenotype",
     "Response",
     "Specimen",
@@ -83,6 +85,10 @@ class Diagnosis(Record):
     stage: Annotated[str | None, Field(description="stage as recorded (e.g. IV, T3N1M1)")] = None
     metastatic: Annotated[bool | None, Field(description="metastatic at sampling")] = None
     day: Day = None
+    disease_id: Annotated[
+        str | None, Field(description="the disease as an ontology CURIE (OMIM:, MONDO:, ORPHA:, NCIT:)")
+    ] = None
+    onset: Annotated[str | None, Field(description="onset as given (ISO 8601 age, or term)")] = None
 
 
 class Specimen(Record):
@@ -181,6 +187,15 @@ class VariantCall(Record):
     vaf: Annotated[float | None, Float32, Field(description="variant allele fraction", ge=0, le=1)] = None
     filter_pass: Annotated[bool, Field(description="FILTER was PASS or missing")] = True
     origin: Annotated[Origin, Field(description="germline or somatic")] = Origin.GERMLINE
+    reported: Annotated[bool, Field(description="reported as a driver by the pipeline (PURPLE REPORTED)")] = (
+        False
+    )
+    purity_adjusted_vaf: Annotated[
+        float | None, Float32, Field(description="allele fraction adjusted for purity (PURPLE_AF)", ge=0)
+    ] = None
+    variant_copy_number: Annotated[
+        float | None, Float32, Field(description="copies of the allele in the tumour (PURPLE_VCN)")
+    ] = None
 
 
 class CopyNumber(Record):
@@ -202,6 +217,7 @@ class CopyNumber(Record):
     ] = None
     event: Annotated[str | None, Field(description="AMP, DEL (homozygous), LOSS, GAIN or LOH")] = None
     reported: Annotated[bool, Field(description="reported as a driver by the pipeline")] = False
+    origin: Annotated[Origin, Field(description="somatic (tumour) or germline event")] = Origin.SOMATIC
 
 
 class StructuralVariant(Record):
@@ -233,6 +249,9 @@ class Biomarker(Record):
     value: Annotated[float | None, Field(description="numeric value")] = None
     status: Annotated[str | None, Field(description="categorical call (e.g. MSI_HIGH, HR_DEFICIENT)")] = None
     unit: Annotated[str | None, Field(description="unit of value (e.g. mutations/Mb)")] = None
+    method: Annotated[
+        str | None, Field(description="tool that estimated it (e.g. PURPLE, PureCN, ASCAT, MSIsensor-pro)")
+    ] = None
 
 
 class Treatment(Record):
@@ -269,6 +288,88 @@ class Phenotype(Record):
     label: Annotated[str | None, Field(description="HPO term label")] = None
     excluded: Annotated[bool, Field(description="the feature was looked for and is absent")] = False
     onset_day: Day = None
+    onset: Annotated[str | None, Field(description="onset as given (ISO 8601 age, or term)")] = None
+
+
+class Interpretation(Record):
+    """A reported genomic interpretation of a case (Phenopackets): a variant or gene, its
+    classification and the disease it explains. Variants with coordinates are also stored as
+    ``variant_sites``/``variant_calls`` (joined by ``variant_id``); this row keeps what those tables
+    cannot: the source's HGVS, the ACMG class, and a record that could not be placed on the genome.
+    """
+
+    table = "interpretations"
+
+    individual_id: IndividualId
+    interpretation_id: Annotated[
+        str, PSEUDONYMISED, Field(description="pseudonym of the interpretation (groups its variants)")
+    ]
+    specimen_id: Annotated[
+        str | None, PSEUDONYMISED, Field(description="pseudonym of the specimen called (None: the person)")
+    ] = None
+    progress_status: Annotated[str | None, Field(description="SOLVED, UNSOLVED, IN_PROGRESS, ...")] = None
+    disease_id: Annotated[str | None, Field(description="the diagnosed disease as an ontology CURIE")] = None
+    disease_label: Annotated[str | None, Field(description="its label")] = None
+    status: Annotated[str | None, Field(description="CAUSATIVE, CONTRIBUTORY, CANDIDATE, ...")] = None
+    acmg_class: Annotated[str | None, Field(description="ACMG class (PATHOGENIC, ..., BENIGN)")] = None
+    actionability: Annotated[str | None, Field(description="therapeutic actionability")] = None
+    descriptor_id: Annotated[str | None, Field(description="the source's id of the variant")] = None
+    gene: Annotated[str | None, Field(description="HGNC symbol")] = None
+    gene_id: Annotated[str | None, Field(description="gene CURIE (HGNC:...)")] = None
+    hgvs_c: Annotated[str | None, Field(description="HGVS c. expression, with its transcript")] = None
+    hgvs_g: Annotated[str | None, Field(description="HGVS g. expression, with its RefSeq chromosome")] = None
+    hgvs_p: Annotated[str | None, Field(description="HGVS p. expression, as given")] = None
+    # A plain string, not the Assembly enum: conform() rejects nulls in enum columns, and a variant
+    # given only as c. HGVS has no assembly.
+    assembly: Annotated[str | None, Field(description="assembly of the coordinates (GRCh37, GRCh38)")] = None
+    chrom: Annotated[str | None, Field(description="chromosome, normalised")] = None
+    start: Annotated[int | None, Field(description="0-based start of ref (VCF anchor kept)", ge=0)] = None
+    end: Annotated[int | None, Field(description="0-based end (exclusive) of ref", ge=0)] = None
+    ref: Annotated[str | None, Field(description="reference allele as given (None: unknown)")] = None
+    alt: Annotated[str | None, Field(description="alternate allele as given (None: unknown)")] = None
+    coordinates_from: Annotated[
+        str | None, Field(description="vcfRecord or hgvs.g: where the coordinates were read")
+    ] = None
+    variant_id: Annotated[
+        int | None, Field(description="key of the trimmed allele in variant_sites (None: not placed)")
+    ] = None
+    zygosity: Annotated[Zygosity, Field(description="het, hom, hemi or unknown")] = Zygosity.UNKNOWN
+    allelic_state_id: Annotated[str | None, Field(description="allelic state as a GENO CURIE")] = None
+    allelic_state_label: Annotated[str | None, Field(description="its label")] = None
+    molecule_context: Annotated[str | None, Field(description="genomic, transcript or protein")] = None
+
+
+class Driver(Record):
+    """An entry of a pipeline's driver catalog: a gene judged to carry a driver event in one analysis.
+
+    Gene-level, as the catalogs are (Hartwig PURPLE/LINX ``driver.catalog.tsv``, ORANGE drivers): the
+    events themselves are in ``variant_calls`` (flagged ``reported``), ``copy_numbers`` and
+    ``structural_variants`` when the source gives their coordinates.
+    """
+
+    table = "drivers"
+
+    individual_id: IndividualId
+    analysis_id: AnalysisId
+    gene: Annotated[str, Field(description="HGNC symbol")]
+    driver: Annotated[
+        str, Field(description="event type as the catalog names it (MUTATION, AMP, PARTIAL_AMP, DEL, ...)")
+    ]
+    origin: Annotated[Origin, Field(description="somatic or germline driver")] = Origin.SOMATIC
+    category: Annotated[str | None, Field(description="ONCO (oncogene) or TSG (tumour suppressor)")] = None
+    likelihood_method: Annotated[
+        str | None, Field(description="how the likelihood was set (HOTSPOT, DNDS, BIALLELIC, DEL, AMP, ...)")
+    ] = None
+    driver_likelihood: Annotated[
+        float | None, Field(description="likelihood that the event is a driver", ge=0, le=1)
+    ] = None
+    biallelic: Annotated[bool | None, Field(description="both alleles of the gene are affected")] = None
+    chrom: Annotated[str | None, Field(description="chromosome of the gene, normalised")] = None
+    chromosome_band: Annotated[str | None, Field(description="cytogenetic band (e.g. q34)")] = None
+    transcript: Annotated[str | None, Field(description="transcript the entry is for")] = None
+    canonical: Annotated[bool | None, Field(description="the transcript is the gene's canonical one")] = None
+    min_copy_number: Annotated[float | None, Field(description="minimum copy number over the gene")] = None
+    max_copy_number: Annotated[float | None, Field(description="maximum copy number over the gene")] = None
 
 
 TABLES: dict[str, type[Record]] = {
@@ -286,5 +387,7 @@ TABLES: dict[str, type[Record]] = {
         Treatment,
         Response,
         Phenotype,
+        Interpretation,
+        Driver,
     )
 }

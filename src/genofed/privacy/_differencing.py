@@ -58,6 +58,30 @@ class DifferencingGuard:
                     f"{self.min_difference} (differencing guard)"
                 )
 
+    def check_many(self, researcher: str, cohorts: Iterable[Iterable[str]]) -> None:
+        """:meth:`check` for several cohorts at once, reading the answered ones only once.
+
+        Also refuses when two of the given cohorts differ from each other by 1..k-1 people: they are
+        to be answered together, and a later repeat of the same answer must not be refused.
+        """
+        new = [self._hashes(members) for members in cohorts]
+        folder = self._folder(researcher)
+        answered = [np.load(path) for path in sorted(folder.glob("*.npy"))] if folder.exists() else []
+        for n, cohort in enumerate(new):
+            for other in (*answered, *new[n + 1 :]):
+                # The symmetric difference is at least the difference in size: skip what cannot fail.
+                if abs(cohort.size - other.size) >= self.min_difference:
+                    continue
+                common = np.intersect1d(cohort, other, assume_unique=True).size
+                difference = cohort.size + other.size - 2 * common
+                if 0 < difference < self.min_difference:
+                    raise DisclosureError(
+                        f"refused: this answer would release a count over a group that differs from "
+                        f"another group you were answered (or are being answered) by {difference} "
+                        f"individual(s); the node's policy requires a difference of 0 or at least "
+                        f"{self.min_difference} (differencing guard)"
+                    )
+
     def record(self, researcher: str, members: Iterable[str]) -> None:
         """Remember an answered cohort (identical cohorts are stored once)."""
         cohort = self._hashes(members)

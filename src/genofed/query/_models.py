@@ -56,6 +56,7 @@ from genofed.model import (
     normalise_consequence,
     normalise_protein_change,
     oncotree,
+    trim_alleles,
 )
 
 __all__ = [
@@ -226,22 +227,6 @@ def _allele(value: str) -> str:
     return upper
 
 
-def _trim(start: int, ref: str, alt: str) -> tuple[int, str, str]:
-    """The store's form of an allele: shared suffix, then shared prefix, removed (as VRS and SPDI).
-
-    Ingest trims every allele this way, so a VCF-style padded indel (``POS=10 REF=GA ALT=G``) finds
-    the stored deletion (start 10, ``A`` to nothing).
-    """
-    suffix = 0
-    while suffix < min(len(ref), len(alt)) and ref[-1 - suffix] == alt[-1 - suffix]:
-        suffix += 1
-    ref, alt = ref[: len(ref) - suffix], alt[: len(alt) - suffix]
-    prefix = 0
-    while prefix < min(len(ref), len(alt)) and ref[prefix] == alt[prefix]:
-        prefix += 1
-    return start + prefix, ref[prefix:], alt[prefix:]
-
-
 def _assembly(value: object) -> object:
     if isinstance(value, str) and not isinstance(value, Assembly):
         try:
@@ -314,7 +299,7 @@ class AlleleFrequencyQuery(_Query):
             ref, alt = _allele(ref), _allele(alt)
             if ref == alt:
                 raise QueryError(f"AlleleFrequencyQuery: ref and alt are the same allele ({ref!r})")
-            start, ref, alt = _trim(start, ref, alt)
+            start, ref, alt = trim_alleles(start, ref, alt)
             data = {**data, "start": start, "ref": ref, "alt": alt}
         return data
 

@@ -23,12 +23,13 @@ import datetime as dt
 import fcntl
 import json
 import os
+import queue
 import secrets
 import shutil
 import threading
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,6 +53,7 @@ __all__ = ["BatchWriter", "NodeStore", "StoreSettings"]
 STORE_FORMAT = 1
 SECRET_ENV = "GENOFED_NODE_SECRET"
 ROW_GROUP_ROWS = 100_000
+_WARNINGS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class NodeStore:
         self.root = root
         self.settings = settings
         self._pseudonymiser = Pseudonymiser(secret)
+        self._node_secret = secret
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._views_for: int | None = None
@@ -133,6 +137,11 @@ class NodeStore:
     def catalog(self) -> Catalog:
         """The live batches, read fresh."""
         return read_catalog(self.root / "catalog.json")
+
+    @property
+    def secret(self) -> bytes:
+        """The node secret, for keys derived from it (audit log MAC, differencing-guard salt); never sent."""
+        return self._node_secret
 
     def pseudonymise(self, source_id: str) -> str:
         """The node-local pseudonym of a source identifier."""
@@ -264,13 +273,16 @@ class NodeStore:
         """Run one SQL statement over the store's views and return the result as Arrow."""
         cursor = self.connection()
         try:
-            with warnings.catch_warnings():
+            result = cursor.execute(sql, list(parameters or []))
+            # catch_warnings swaps process-wide state: concurrent calls (a node's thread pool) must not
+            # interleave it, or one thread's exit lets another's warning through. Only the fetch waits.
+            with _WARNINGS_LOCK, warnings.catch_warnings():
                 # DuckDB warns that Arrow output of a DB-API result is copied; our results are
                 # aggregates, and the alternative (a lazy relation) prepares every query twice.
                 warnings.filterwarnings(
                     "ignore", message="Arrow output on a DB-API result", category=UserWarning
                 )
-                return cursor.execute(sql, list(parameters or [])).to_arrow_table()
+                return result.to_arrow_table()
         except duckdb.Error as exc:
             raise StoreError(f"query failed in DuckDB: {exc}") from exc
         finally:
@@ -328,12 +340,69 @@ class _PartitionFile:
     rows: int = 0
 
 
+# Bound on the identifiers whose pseudonyms a batch remembers (a clinical batch can have millions).
+_PSEUDONYM_CACHE = 200_000
+# Chunks waiting for the staging thread: enough to keep it busy, few enough to bound memory.
+_STAGING_QUEUE = 2
+
+
+class _StagingThread(threading.Thread):
+    """Sorts and writes a batch's chunks to Parquet beside the caller, who meanwhile reads the next chunk.
+
+    Arrow's sorting, encoding, compression and file writing release the GIL, so an adapter's parsing
+    and the writing overlap on two cores. A failure is kept and raised in the caller at its next
+    ``submit`` or at ``finish``; after one, the chunks still queued are dropped.
+    """
+
+    def __init__(self, stage: Callable[[type[Record], str, pa.Table], None]) -> None:
+        super().__init__(name="genofed-store-staging", daemon=True)
+        self._stage = stage
+        self._queue: queue.Queue[tuple[type[Record], str, pa.Table] | None] = queue.Queue(
+            maxsize=_STAGING_QUEUE
+        )
+        self._error: BaseException | None = None
+        self._cancelled = False
+
+    def submit(self, record: type[Record], table: str, data: pa.Table) -> None:
+        self._raise()
+        self._queue.put((record, table, data))
+
+    def finish(self) -> None:
+        """Wait until every submitted chunk is written; raise a failure."""
+        self._queue.put(None)
+        self.join()
+        self._raise()
+
+    def cancel(self) -> None:
+        """Drop what is queued and stop (the batch is being abandoned)."""
+        self._cancelled = True
+        self._queue.put(None)
+        self.join()
+
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            self._cancelled = True
+            raise error
+
+    def run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._cancelled or self._error is not None:
+                continue  # keep taking, so the caller never blocks on a full queue
+            try:
+                self._stage(*item)
+            except BaseException as exc:  # re-raised in the caller's thread
+                self._error = exc
+
+
 @dataclass
 class BatchWriter:
     """Streams tables of one batch into staging, then publishes them atomically (see :class:`NodeStore`).
 
     Chunks of a partitioned table may arrive in several calls; chunks in sort order are appended as
     they come, and a partition that received them out of order is re-sorted before publication.
+    ``write`` checks and pseudonymises a chunk at once (so bad rows raise there); a background
+    thread then sorts it and writes it to Parquet while the caller produces the next chunk.
     """
 
     store: NodeStore
@@ -345,11 +414,15 @@ class BatchWriter:
     _staging: Path = field(default_factory=Path)
     _files: dict[tuple[str, str | None], _PartitionFile] = field(default_factory=dict)
     _rows: dict[str, int] = field(default_factory=dict)
+    _pseudonyms: dict[str, str] = field(default_factory=dict)
+    _thread: _StagingThread | None = None
 
     def __enter__(self) -> Self:
         self._batch_id = self.store._next_batch_id()
         self._staging = self.store.root / "staging" / self._batch_id
         self._staging.mkdir(parents=True)
+        self._thread = _StagingThread(self._stage)
+        self._thread.start()
         return self
 
     def write(self, table: str, data: pa.Table) -> None:
@@ -366,9 +439,20 @@ class BatchWriter:
             raise StoreError(f"batch from {self.source}: {exc}") from exc
         conformed = self._pseudonymise(record, conformed)
         self._rows[table] = self._rows.get(table, 0) + conformed.num_rows
+        if self._thread is None:
+            raise StoreError("BatchWriter.write outside its with-block")
+        self._thread.submit(record, table, conformed)
+
+    def _stage(self, record: type[Record], table: str, conformed: pa.Table) -> None:
+        """Split a chunk by partition and append it to the partitions' files (in the staging thread)."""
         if record.partition_by:
             (part_col,) = record.partition_by
-            for value in pc.unique(conformed.column(part_col)).to_pylist():
+            values = pc.unique(conformed.column(part_col)).to_pylist()
+            if len(values) == 1:
+                # The usual case (one chromosome per chunk): no filter, which would copy every column.
+                self._append(record, table, str(values[0]), conformed.drop_columns([part_col]))
+                return
+            for value in values:
                 chunk = conformed.filter(pc.equal(conformed.column(part_col), value)).drop_columns([part_col])
                 self._append(record, table, str(value), chunk)
         else:
@@ -379,14 +463,36 @@ class BatchWriter:
             if c.pseudonymised:
                 index = table.schema.get_field_index(c.name)
                 table = table.set_column(
-                    index, table.schema.field(index), self.store._pseudonymiser.array(table.column(c.name))
+                    index, table.schema.field(index), self._pseudonyms_of(table.column(c.name))
                 )
         return table
+
+    def _pseudonyms_of(self, values: pa.ChunkedArray) -> pa.Array:
+        """Pseudonymise a string column, hashing each distinct identifier once per batch.
+
+        An adapter's chunks repeat the same identifiers (every chunk of a cohort VCF has the
+        same 2,504 samples), so the pseudonyms are remembered across the batch's chunks.
+        """
+        encoded = pc.dictionary_encode(values.combine_chunks())
+        known = self._pseudonyms
+        if len(known) > _PSEUDONYM_CACHE:
+            known.clear()
+        pseudonymise = self.store._pseudonymiser
+        mapped: list[str | None] = []
+        for value in encoded.dictionary.to_pylist():
+            if value is None:
+                mapped.append(None)
+                continue
+            pseudonym = known.get(value)
+            if pseudonym is None:
+                pseudonym = known[value] = pseudonymise(value)
+            mapped.append(pseudonym)
+        return pc.take(pa.array(mapped, pa.string()), encoded.indices)
 
     def _append(self, record: type[Record], table: str, partition: str | None, chunk: pa.Table) -> None:
         sort_keys = tuple(k for k in record.sort_by if k in chunk.column_names)
         if sort_keys:
-            chunk = chunk.sort_by([(k, "ascending") for k in sort_keys])
+            chunk = _sort_runs(chunk, sort_keys)
         handle = self._files.get((table, partition))
         if handle is None:
             directory = self._staging / table
@@ -406,6 +512,8 @@ class BatchWriter:
         handle.rows += chunk.num_rows
 
     def _finish_files(self) -> None:
+        if self._thread is not None:
+            self._thread.finish()
         for handle in self._files.values():
             handle.writer.close()
             if not handle.sorted_so_far:
@@ -422,6 +530,8 @@ class BatchWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is not None:
+            if self._thread is not None:
+                self._thread.cancel()
             for handle in self._files.values():
                 handle.writer.close()
             shutil.rmtree(self._staging, ignore_errors=True)
@@ -440,5 +550,34 @@ class BatchWriter:
             self.store._publish(self._staging, self._batch_id, info)
             self.info = info
         except BaseException:
+            for handle in self._files.values():
+                handle.writer.close()
             shutil.rmtree(self._staging, ignore_errors=True)
             raise
+
+
+def _sort_runs(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """``table`` stably sorted by ``keys``; cheap when it is in order already, or nearly.
+
+    Adapters write rows grouped by key (all calls of one site together, sites in file order), so
+    the table is a sequence of runs of equal keys. Only one row per run is sorted; a table whose
+    runs are in order is returned as it is, and otherwise the runs are put in order by one take.
+    """
+    rows = table.num_rows
+    if rows < 2:
+        return table
+    changed: Any = None
+    for key in keys:
+        column = table.column(key)
+        differs = pc.fill_null(pc.not_equal(column.slice(1), column.slice(0, rows - 1)), True)
+        changed = differs if changed is None else pc.or_(changed, differs)
+    starts = np.flatnonzero(np.concatenate([[True], changed.to_numpy()]))
+    heads = table.select(list(keys)).take(pa.array(starts))
+    order = pc.sort_indices(heads, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
+    if bool((order[1:] > order[:-1]).all()):
+        return table
+    lengths = np.diff(np.append(starts, rows))[order]
+    first = starts[order]
+    # Row p of the output, in the run placed j-th, is row first[j] + (p - where run j begins).
+    index = np.repeat(first - (np.cumsum(lengths) - lengths), lengths) + np.arange(rows)
+    return table.take(pa.array(index))
