@@ -77,13 +77,14 @@ from ._phenopackets import (
 )
 from ._registry import AdapterInfo, register_adapter, registered_adapters
 from ._samples import SampleEntry, SampleSheet
-from ._source import Chunk, SourceReader
+from ._source import GROUP_CHUNK_ROWS, Chunk, SourceGroup, SourceReader
 from ._vcf import VcfReader, VcfSummary
 
 __all__ = [
     "BEACON_COLLECTIONS",
     "BEACON_SCHEMA_VERSION",
     "BEACON_TABLES",
+    "GROUP_CHUNK_ROWS",
     "HARTWIG_CLINICAL_TABLES",
     "MAPPED_TABLES",
     "PHENOPACKET_TABLES",
@@ -132,6 +133,7 @@ __all__ = [
     "SampleSheet",
     "ScoutLoadConfig",
     "ScoutSample",
+    "SourceGroup",
     "SourceReader",
     "SurvivalMapping",
     "TimeUnit",

@@ -35,7 +35,6 @@ import pyarrow.compute as pc
 
 from genofed.errors import FormatError, Location, SampleError
 from genofed.model import (
-    TABLES,
     Assay,
     Assembly,
     Biomarker,
@@ -44,7 +43,6 @@ from genofed.model import (
     Origin,
     SpecimenType,
     StructuralVariant,
-    conform,
     normalise_assembly,
     normalise_chromosome,
     normalise_protein_change,
@@ -82,7 +80,7 @@ from ._hartwig_tables import (
 from ._normalise import is_symbolic
 from ._orange import OrangeReader
 from ._samples import SampleEntry, SampleSheet
-from ._source import Chunk
+from ._source import Chunk, SourceGroup
 from ._vcf import VcfReader
 
 __all__ = ["HartwigBatch", "HartwigFiles", "HartwigReader", "HartwigSampleInfo", "find_hartwig_files"]
@@ -116,8 +114,6 @@ _TOOL_FOLDERS = frozenset(
     {"purple", "linx", "chord", "lilac", "virusinterpreter", "virusinterprtr", "orange"}
 )
 _MAX_DEPTH = 3
-# Rows gathered per table before a HartwigBatch hands a chunk on.
-_BATCH_ROWS = 200_000
 # GRCh37 and GRCh38 lengths of chromosome 1, for folders without a VCF: PURPLE's last segment ends there.
 _CHR1_LENGTH = {249_250_621: Assembly.GRCH37, 248_956_422: Assembly.GRCH38}
 _CNA_DRIVERS = frozenset({"AMP", "PARTIAL_AMP", "DEL"})
@@ -1056,47 +1052,23 @@ class HartwigReader:
             )
 
 
-class HartwigBatch:
-    """Several samples' readers as one :class:`~genofed.ingest.SourceReader`: one atomic batch for all.
+class HartwigBatch(SourceGroup):
+    """Several samples' readers as one atomic batch (a :class:`~genofed.ingest.SourceGroup`).
 
-    A store publishes each batch with a fixed cost, so a cohort of small samples ingests much faster
-    as one batch. The batch key is ``hartwig:`` and the sorted tumour samples: re-ingesting the same
-    set replaces it (a sample ingested alone, or in another set, is a different batch).
+    The batch key is ``hartwig:`` and the sorted tumour samples: re-ingesting the same set replaces
+    it (a sample ingested alone, or in another set, is a different batch).
     """
-
-    kind: str = "hartwig"
 
     def __init__(self, readers: Sequence[HartwigReader], *, source: str) -> None:
         if not readers:
             raise ValueError("a HartwigBatch needs at least one reader")
-        self.readers = tuple(readers)
-        self._source = source
-
-    @property
-    def source(self) -> str:
-        """The name given for the set (e.g. the cohort folder's)."""
-        return self._source
+        super().__init__(readers, kind="hartwig", source=source)
+        self._tumours = sorted(r.ids.tumour for r in readers)
 
     @property
     def batch_key(self) -> str:
         """``hartwig:`` and the sorted tumour sample IDs."""
-        return "hartwig:" + ",".join(sorted(r.ids.tumour for r in self.readers))
-
-    def chunks(self) -> Iterator[Chunk]:
-        """Every reader's rows, gathered per table into large chunks (an error in any publishes nothing)."""
-        pending: dict[str, list[pa.Table]] = {}
-        rows: dict[str, int] = {}
-        for reader in self.readers:
-            for name, table in reader.chunks():
-                # Conformed so that chunks of one table share a schema and can be concatenated: many
-                # small chunks would each become a small file.
-                pending.setdefault(name, []).append(conform(TABLES[name], table))
-                rows[name] = rows.get(name, 0) + table.num_rows
-                if rows[name] >= _BATCH_ROWS:
-                    yield name, pa.concat_tables(pending.pop(name))
-                    rows[name] = 0
-        for name, tables in pending.items():
-            yield name, pa.concat_tables(tables)
+        return "hartwig:" + ",".join(self._tumours)
 
 
 def _header_value(path: Path, key: str) -> str | None:

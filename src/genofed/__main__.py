@@ -1,0 +1,5 @@
+"""``python -m genofed``: the same as the ``genofed`` command."""
+
+from genofed.cli import main
+
+main()
