@@ -64,22 +64,29 @@ def _child(mode: str, path: Path) -> None:
     from genofed.ingest import VcfReader
     from genofed.store import NodeStore
 
-    wall, cpu = time.perf_counter(), time.process_time()
+    started = time.perf_counter(), time.process_time()
+
+    def elapsed() -> tuple[float, float]:
+        return time.perf_counter() - started[0], time.process_time() - started[1]
+
     reader = VcfReader(path)
     if mode == "adapter":
         calls = 0
         for name, table in reader.chunks():
             if name == "variant_calls":
                 calls += table.num_rows
+        wall, cpu = elapsed()
     else:
         with tempfile.TemporaryDirectory() as tmp, NodeStore.open(Path(tmp) / "store", create=True) as store:
             info = store.write_stream(
                 reader.chunks(), kind=reader.kind, source=reader.source, key=reader.batch_key
             )
             calls = info.rows["variant_calls"]
+            # Timed up to the published batch: deleting the temporary store afterwards is not ingest.
+            wall, cpu = elapsed()
     result = {
-        "wall": time.perf_counter() - wall,
-        "cpu": time.process_time() - cpu,
+        "wall": wall,
+        "cpu": cpu,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "records": reader.summary.records,
         "genotypes": reader.summary.genotypes,

@@ -147,11 +147,20 @@ def test_store_info__lists_batches(se_node: Path) -> None:
     assert "variant_calls" in output
 
 
-def test_demo__three_nodes_answer_every_question(tmp_path: Path) -> None:
+def test_demo__three_node_processes_answer_a_federated_study(tmp_path: Path) -> None:
     code, output = invoke("demo", "--out", tmp_path, "--scale", "0.05")
     assert code == 0, output
-    assert "SE" in output
-    assert "NL" in output
-    assert "DK" in output
-    assert "colorectal, KRAS-mutated" in output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dk", "nl", "se"]
+    assert "nodes serving: SE http://127.0.0.1:" in output
+    assert "│ combined │" in output
+    report = (tmp_path / "report.html").read_text()
+    assert "KRAS in colorectal cancer across SE, NL and DK" in report
+    for node in ("se", "nl", "dk"):
+        assert (tmp_path / node / "store" / "catalog.json").exists()
+        log = (tmp_path / node / "node.log").read_text()
+        assert "Traceback" not in log
+    catalogs = {
+        node: json.loads((tmp_path / node / "store" / "catalog.json").read_text())
+        for node in ("se", "nl", "dk")
+    }
+    kinds = {node: {b["kind"] for b in catalog["batches"]} for node, catalog in catalogs.items()}
+    assert kinds == {"se": {"clinical", "gms"}, "nl": {"clinical", "hartwig"}, "dk": {"phenopackets", "vcf"}}

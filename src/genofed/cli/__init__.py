@@ -3,6 +3,7 @@
 # Each module registers its commands on import.
 from . import (  # noqa: F401
     _auth,
+    _beacon_export,
     _demo,
     _export,
     _gms,
@@ -11,6 +12,7 @@ from . import (  # noqa: F401
     _node,
     _phenopackets,
     _query,
+    _sources,
     _store,
     _study,
     _synth,

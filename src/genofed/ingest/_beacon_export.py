@@ -205,16 +205,18 @@ def _tumour_term(code: str) -> dict[str, str]:
 
 def _disease(row: _Row, age_at_diagnosis: float | None) -> dict[str, Any] | None:
     label = row.get("label")
-    notes = []
     if row.get("disease_id"):
         code = _term(row["disease_id"], label)
     elif row.get("tumour_type"):
         code = _tumour_term(row["tumour_type"])
-        notes.append(f"OncoTree {row['tumour_type']}")
     elif row.get("icd10"):
         code = _term(f"ICD10:{row['icd10']}", label)
     else:
         return None
+    # The codes Beacon's one diseaseCode cannot carry, so that nothing stored is lost.
+    notes = []
+    if row.get("tumour_type") and not code["id"].startswith("ONCOTREE:"):
+        notes.append(f"OncoTree {row['tumour_type']}")
     if row.get("icd10") and not code["id"].startswith("ICD10:"):
         notes.append(f"ICD-10 {row['icd10']}")
     if row.get("stage"):

@@ -80,6 +80,7 @@ from ._gms_tables import (
     read_msisensor_pro,
     read_purecn,
 )
+from ._registry import AdapterInfo, register_adapter
 from ._samples import SampleEntry, SampleSheet
 from ._source import Chunk
 from ._vcf import VcfReader, VcfSummary
@@ -979,3 +980,21 @@ class GmsReader:
             return conform(CopyNumber, table), source
         except ValueError as exc:  # a programming error, not a source fault; say where it came from
             raise FormatError(str(exc), location=Location(path=str(c.segments))) from exc
+
+
+register_adapter(
+    AdapterInfo(
+        "gms",
+        "a Genomic Medicine Sweden case",
+        (
+            "BALSAMIC VarDict/TNscope VEP VCF",
+            "GMS560 Twist_Solid VCF",
+            "CNVkit .cns",
+            "PureCN",
+            "ASCAT",
+            "MSIsensor-pro",
+            "Scout load config YAML",
+        ),
+        "genofed ingest gms FOLDER|CONFIG --store DIR",
+    )
+)

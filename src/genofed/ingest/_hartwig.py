@@ -79,6 +79,7 @@ from ._hartwig_tables import (
 )
 from ._normalise import is_symbolic
 from ._orange import OrangeReader
+from ._registry import AdapterInfo, register_adapter
 from ._samples import SampleEntry, SampleSheet
 from ._source import Chunk, SourceGroup
 from ._vcf import VcfReader
@@ -1201,3 +1202,21 @@ def _subtract(sites: pa.Table, dropped: pa.Table | None) -> pa.Table:
         ]
         sites = sites.set_column(sites.schema.get_field_index(name), name, pa.array(values, pa.int32()))
     return sites
+
+
+register_adapter(
+    AdapterInfo(
+        "hartwig",
+        "one tumour sample's hmftools/OncoAnalyser outputs, or many as one batch",
+        (
+            "PURPLE v2 and v3/v4 layouts",
+            "LINX",
+            "CHORD",
+            "LILAC",
+            "virus interpreter",
+            "PAVE IMPACT",
+            "ORANGE JSON",
+        ),
+        "genofed ingest hartwig FOLDER --store DIR",
+    )
+)

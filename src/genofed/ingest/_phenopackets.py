@@ -78,6 +78,7 @@ from genofed.model import (
 
 from ._clinical import ReportRow
 from ._normalise import FastaReference, left_align, variant_type
+from ._registry import AdapterInfo, register_adapter
 from ._source import Chunk
 
 __all__ = [
@@ -1441,3 +1442,13 @@ class PhenopacketReader:
 def _position(record: Record) -> tuple[str, int, str, str]:
     assert isinstance(record, VariantSite | VariantCall)
     return record.chrom, record.start, record.ref, record.alt
+
+
+register_adapter(
+    AdapterInfo(
+        "phenopackets",
+        "rare-disease cases as GA4GH phenopackets",
+        ("Phenopackets v2 JSON (2.0.x)",),
+        "genofed ingest phenopackets DIR|FILE --store DIR",
+    )
+)

@@ -202,6 +202,7 @@ class VcfReader:
         if chunk_records < 1:
             raise ValueError("chunk_records must be at least 1")
         self.path = Path(path)
+        self._source = self.path.name  # asked for per sample: Path.name is not free
         self.chunk_records = chunk_records
         self.reference_fasta = Path(reference_fasta) if reference_fasta is not None else None
         self._where = str(self.path)
@@ -236,7 +237,7 @@ class VcfReader:
     @property
     def source(self) -> str:
         """The VCF's file name."""
-        return self.path.name
+        return self._source
 
     @property
     def samples(self) -> tuple[str, ...]:
@@ -636,7 +637,8 @@ class _Block:
     def add(self, variant: Any, line_no: int, text: bytes, start: int, end: int) -> None:
         """Copy one record's site fields, and its genotypes or where they are in its line.
 
-        The line is ``text[start:end]``; on the text route its sample columns are kept as a view.
+        The line is ``text[start:end]``; on the text route the block keeps where its sample
+        columns are and decodes them with the block's other lines in :meth:`settle`.
         """
         i = self.n
         raw_chrom = variant.CHROM
@@ -670,18 +672,25 @@ class _Block:
         if format_start > 0 and text.startswith(b"\tGT\t", format_start) and end - columns == self.text_width:
             pos = text[tab + 1 : pos_end]
             if not pos.isdigit() or int(pos) != variant.POS:
-                # Cannot happen while htslib reads every line as one record; guards the pairing.
-                raise FormatError(
-                    f"htslib read POS {variant.POS} from this line; the text and htslib disagree on "
-                    "which line is which",
-                    location=Location(path=self.where, line=line_no, field="POS"),
-                )
+                raise self._pairing_error(variant, line_no)
             self.text_records.append(i)
             self.text_sources.append(text)
             self.text_line_starts.append(start)
             self.text_column_starts.append(columns)
         else:
-            self._add_genotypes(self.reader._parse_line(text[start:end], line_no), i)
+            parsed = self.reader._parse_line(text[start:end], line_no)
+            if parsed.POS != variant.POS:
+                raise self._pairing_error(variant, line_no)
+            self._add_genotypes(parsed, i)
+
+    def _pairing_error(self, variant: Any, line_no: int) -> FormatError:
+        # Cannot happen while htslib reads every line as one record; guards the pairing of its
+        # records with the text's lines, from which the genotypes come.
+        return FormatError(
+            f"htslib read POS {variant.POS} from this line but the text says otherwise; "
+            "the file is corrupt or htslib skipped a line",
+            location=Location(path=self.where, line=line_no, field="POS"),
+        )
 
     def _add_genotypes(self, variant: Any, i: int) -> None:
         """Copy htslib's genotypes (and FORMAT DP, AD, AF) of record ``i`` into the block arrays."""

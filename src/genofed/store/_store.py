@@ -347,11 +347,12 @@ _STAGING_QUEUE = 2
 
 
 class _StagingThread(threading.Thread):
-    """Sorts and writes a batch's chunks to Parquet beside the caller, who meanwhile reads the next chunk.
+    """Stages a batch's chunks (conform, pseudonymise, sort, write Parquet) beside the caller.
 
-    Arrow's sorting, encoding, compression and file writing release the GIL, so an adapter's parsing
-    and the writing overlap on two cores. A failure is kept and raised in the caller at its next
-    ``submit`` or at ``finish``; after one, the chunks still queued are dropped.
+    Meanwhile the caller produces the next chunk. Arrow's casts, hashing, sorting, encoding,
+    compression and file writing release the GIL, so an adapter's parsing and the staging overlap
+    on two cores. A failure is kept and raised in the caller at its next ``submit`` or at
+    ``finish``; after one, the chunks still queued are dropped.
     """
 
     def __init__(self, stage: Callable[[type[Record], str, pa.Table], None]) -> None:
@@ -401,8 +402,9 @@ class BatchWriter:
 
     Chunks of a partitioned table may arrive in several calls; chunks in sort order are appended as
     they come, and a partition that received them out of order is re-sorted before publication.
-    ``write`` checks and pseudonymises a chunk at once (so bad rows raise there); a background
-    thread then sorts it and writes it to Parquet while the caller produces the next chunk.
+    ``write`` hands a chunk to a background thread that conforms, pseudonymises, sorts and writes
+    it while the caller produces the next chunk; a chunk that does not conform to the model raises
+    StoreError at a later ``write`` or when the batch closes, and nothing is published.
     """
 
     store: NodeStore
@@ -426,25 +428,25 @@ class BatchWriter:
         return self
 
     def write(self, table: str, data: pa.Table) -> None:
-        """Conform ``data`` to the model's schema for ``table``, pseudonymise it, and stage it."""
+        """Stage ``data`` for ``table``: conformed to the model's schema, pseudonymised, written."""
         record = TABLES.get(table)
         if record is None:
             raise StoreError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
         if data.num_rows == 0:
             self._rows.setdefault(table, 0)
             return
+        if self._thread is None:
+            raise StoreError("BatchWriter.write outside its with-block")
+        self._rows[table] = self._rows.get(table, 0) + data.num_rows  # conform() keeps every row
+        self._thread.submit(record, table, data)
+
+    def _stage(self, record: type[Record], table: str, data: pa.Table) -> None:
+        """Conform, pseudonymise, split by partition and append a chunk (in the staging thread)."""
         try:
             conformed = conform(record, data)
         except ValueError as exc:
             raise StoreError(f"batch from {self.source}: {exc}") from exc
         conformed = self._pseudonymise(record, conformed)
-        self._rows[table] = self._rows.get(table, 0) + conformed.num_rows
-        if self._thread is None:
-            raise StoreError("BatchWriter.write outside its with-block")
-        self._thread.submit(record, table, conformed)
-
-    def _stage(self, record: type[Record], table: str, conformed: pa.Table) -> None:
-        """Split a chunk by partition and append it to the partitions' files (in the staging thread)."""
         if record.partition_by:
             (part_col,) = record.partition_by
             values = pc.unique(conformed.column(part_col)).to_pylist()
