@@ -416,7 +416,9 @@ class BatchWriter:
     _staging: Path = field(default_factory=Path)
     _files: dict[tuple[str, str | None], _PartitionFile] = field(default_factory=dict)
     _rows: dict[str, int] = field(default_factory=dict)
-    _pseudonyms: dict[str, str] = field(default_factory=dict)
+    # Identifiers seen in this batch and their pseudonyms, position for position.
+    _sources: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    _pseudonyms: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
     _thread: _StagingThread | None = None
 
     def __enter__(self) -> Self:
@@ -473,23 +475,23 @@ class BatchWriter:
         """Pseudonymise a string column, hashing each distinct identifier once per batch.
 
         An adapter's chunks repeat the same identifiers (every chunk of a cohort VCF has the
-        same 2,504 samples), so the pseudonyms are remembered across the batch's chunks.
+        same 2,504 samples), so the batch remembers the pseudonyms it made. Lookups are Arrow
+        hash joins (no per-value Python, so the staging thread seldom holds the GIL); only
+        identifiers new to the batch are hashed in Python. Nulls stay null.
         """
-        encoded = pc.dictionary_encode(values.combine_chunks())
-        known = self._pseudonyms
-        if len(known) > _PSEUDONYM_CACHE:
-            known.clear()
-        pseudonymise = self.store._pseudonymiser
-        mapped: list[str | None] = []
-        for value in encoded.dictionary.to_pylist():
-            if value is None:
-                mapped.append(None)
-                continue
-            pseudonym = known.get(value)
-            if pseudonym is None:
-                pseudonym = known[value] = pseudonymise(value)
-            mapped.append(pseudonym)
-        return pc.take(pa.array(mapped, pa.string()), encoded.indices)
+        combined = values.combine_chunks()
+        index = pc.index_in(combined, value_set=self._sources)
+        new = pc.filter(combined, pc.and_(pc.is_null(index), pc.is_valid(combined)))
+        if len(new):
+            fresh = pc.unique(new)
+            if len(self._sources) + len(fresh) > _PSEUDONYM_CACHE:
+                self._sources = self._pseudonyms = pa.array([], pa.string())
+            pseudonymise = self.store._pseudonymiser
+            made = pa.array([pseudonymise(v) for v in fresh.to_pylist()], pa.string())
+            self._sources = pa.concat_arrays([self._sources, fresh])
+            self._pseudonyms = pa.concat_arrays([self._pseudonyms, made])
+            index = pc.index_in(combined, value_set=self._sources)
+        return pc.take(self._pseudonyms, index)
 
     def _append(self, record: type[Record], table: str, partition: str | None, chunk: pa.Table) -> None:
         sort_keys = tuple(k for k in record.sort_by if k in chunk.column_names)
