@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from genofed.model import Assembly, normalise_chromosome, oncotree
 from genofed.query import CohortFilter
 
+from ._stats import CoxAnalysis, GlmAnalysis, KaplanMeierAnalysis
+
 __all__ = [
     "AgeBandDimension",
     "AlleleFrequencyAnalysis",
@@ -133,7 +135,18 @@ class AlleleFrequencyAnalysis(_Wire):
     variants: tuple[VariantRef, ...] = Field(min_length=1, max_length=1000)
 
 
-Analysis = Annotated[CountAnalysis | CrossTabAnalysis | AlleleFrequencyAnalysis, Field(discriminator="kind")]
+# The statistics' group is a Dimension, defined here: resolve their forward reference.
+KaplanMeierAnalysis.model_rebuild(_types_namespace={"Dimension": Dimension})
+
+Analysis = Annotated[
+    CountAnalysis
+    | CrossTabAnalysis
+    | AlleleFrequencyAnalysis
+    | KaplanMeierAnalysis
+    | CoxAnalysis
+    | GlmAnalysis,
+    Field(discriminator="kind"),
+]
 
 
 class DisclosureRequest(_Wire):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genofed.privacy import BudgetStatement, ProtectedTable, ReleasedCount
 
 from ._analysis import VariantRef
+from ._stats import KaplanMeierCounts, ScoreInformation
 
 __all__ = [
     "AlleleCounts",
@@ -88,7 +89,10 @@ class AlleleFrequencyResult(_Wire):
     alleles: tuple[AlleleCounts, ...]
 
 
-AnalysisResult = Annotated[CountResult | CrossTabResult | AlleleFrequencyResult, Field(discriminator="kind")]
+AnalysisResult = Annotated[
+    CountResult | CrossTabResult | AlleleFrequencyResult | KaplanMeierCounts | ScoreInformation,
+    Field(discriminator="kind"),
+]
 
 
 class AnalysisResponse(_Wire):

@@ -32,10 +32,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from genofed.api import (
     AgeBandDimension,
+    AgeCovariate,
     AlleleFrequencyAnalysis,
     CountAnalysis,
+    CoxAnalysis,
     CrossTabAnalysis,
+    GeneStatusCovariate,
     GeneStatusDimension,
+    KaplanMeierAnalysis,
+    SexCovariate,
     SexDimension,
     Study,
     TumourTypeDimension,
@@ -94,6 +99,24 @@ DEMO_STUDY = Study(
         CrossTabAnalysis(rows=GeneStatusDimension(gene="KRAS"), columns=SexDimension()),
         CrossTabAnalysis(rows=AgeBandDimension(edges=(50, 65, 75)), columns=GeneStatusDimension(gene="KRAS")),
         AlleleFrequencyAnalysis(variants=(VariantRef(chrom="12", pos=25245350, ref="C", alt="T"),)),
+    ),
+)
+SURVIVAL = Study(
+    name="Overall survival by KRAS status in colorectal cancer",
+    description=(
+        "SE+NL+DK: Kaplan–Meier by KRAS status on a public half-yearly grid with the log-rank test, "
+        "and a Cox model stratified by node (KRAS, age, sex)."
+    ),
+    cohort=CohortFilter(tumour_type="COADREAD"),
+    analyses=(
+        KaplanMeierAnalysis(
+            group=GeneStatusDimension(gene="KRAS"),
+            grid=(0, 182.5, 365, 547.5, 730, 912.5, 1095, 1460, 1825),
+            min_at_risk=10,
+        ),
+        CoxAnalysis(
+            covariates=(GeneStatusCovariate(gene="KRAS"), AgeCovariate(), SexCovariate()), ties="efron"
+        ),
     ),
 )
 TUMOUR_MIX = Study(
@@ -263,7 +286,12 @@ def demo(
         (out / "researcher.token").write_text(token)
         console.print(f"nodes serving: {', '.join(f'{c.value} {u}' for c, u in urls.items())}")
         with Federation.from_registry(registry_path, token=token) as federation:
-            for study, report in ((DEMO_STUDY, "report.html"), (TUMOUR_MIX, "tumour-types.html")):
+            studies = (
+                (DEMO_STUDY, "report.html"),
+                (SURVIVAL, "survival.html"),
+                (TUMOUR_MIX, "tumour-types.html"),
+            )
+            for study, report in studies:
                 result = federation.run(study)
                 console.rule(study.name)
                 for n, answer in enumerate(result.answers, start=1):

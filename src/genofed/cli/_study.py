@@ -25,6 +25,7 @@ from genofed.federation import (
 )
 
 from ._app import app, console, error_console, sub_app
+from ._study_stats import statistics_tables
 
 __all__ = ["StudyFormat", "read_token", "study_run"]
 
@@ -193,6 +194,11 @@ def _print_answer(n: int, answer: FederatedAnswer) -> None:
     elif kind == "crosstab":
         for table in _crosstab_tables(n, answer):
             console.print(table)
+    elif kind in ("kaplan_meier", "cox", "glm"):
+        for table in statistics_tables(n, answer):
+            console.print(table)
+        for note in getattr(answer.combined, "notes", ()):
+            console.print(f"  [dim]{note}[/]", highlight=False)
     else:
         console.print(_allele_table(n, answer))
     for o in answer.outcomes:

@@ -10,19 +10,25 @@ and the nodes that did not contribute and why; :func:`render_report` turns a stu
 """
 
 from ._answer import (
+    Coefficient,
     CombinedAlleleFrequencies,
     CombinedAlleleFrequency,
     CombinedCount,
     CombinedCountResult,
     CombinedCrossTab,
+    CombinedKaplanMeier,
+    CombinedModelFit,
     CombinedResult,
     FederatedAnswer,
+    KaplanMeierCurve,
+    KaplanMeierPoint,
     NodeOutcome,
     OutcomeStatus,
     RefusalKind,
     StudyResult,
 )
 from ._api import Federation, Progress
+from ._beacon import BeaconNodeAnswer, beacon_network_query, beacon_network_query_async
 from ._client import MAX_ANSWER_BYTES, FanOut, Token, Transport
 from ._combine import (
     combine,
@@ -32,21 +38,28 @@ from ._combine import (
     combined_count,
     disclosure_effects,
 )
+from ._iterative import ask_statistics, combine_kaplan_meier, describe_statistics
 from ._registry import NodeEntry, Registry
 from ._report import render_report, write_report
 from ._spec import load_study, parse_study
 
 __all__ = [
     "MAX_ANSWER_BYTES",
+    "BeaconNodeAnswer",
+    "Coefficient",
     "CombinedAlleleFrequencies",
     "CombinedAlleleFrequency",
     "CombinedCount",
     "CombinedCountResult",
     "CombinedCrossTab",
+    "CombinedKaplanMeier",
+    "CombinedModelFit",
     "CombinedResult",
     "FanOut",
     "FederatedAnswer",
     "Federation",
+    "KaplanMeierCurve",
+    "KaplanMeierPoint",
     "NodeEntry",
     "NodeOutcome",
     "OutcomeStatus",
@@ -56,11 +69,16 @@ __all__ = [
     "StudyResult",
     "Token",
     "Transport",
+    "ask_statistics",
+    "beacon_network_query",
+    "beacon_network_query_async",
     "combine",
     "combine_allele_frequencies",
     "combine_counts",
     "combine_crosstabs",
+    "combine_kaplan_meier",
     "combined_count",
+    "describe_statistics",
     "disclosure_effects",
     "load_study",
     "parse_study",

@@ -16,20 +16,25 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from genofed.api import AnalysisRequest, AnalysisResponse, DisclosureStatement, Problem, Study, VariantRef
 
 __all__ = [
+    "Coefficient",
     "CombinedAlleleFrequencies",
     "CombinedAlleleFrequency",
     "CombinedCount",
     "CombinedCountResult",
     "CombinedCrossTab",
+    "CombinedKaplanMeier",
+    "CombinedModelFit",
     "CombinedResult",
     "FederatedAnswer",
+    "KaplanMeierCurve",
+    "KaplanMeierPoint",
     "NodeOutcome",
     "OutcomeStatus",
     "RefusalKind",
@@ -148,8 +153,124 @@ class CombinedAlleleFrequencies(_Frozen):
     alleles: tuple[CombinedAlleleFrequency, ...]
 
 
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    """A pandas DataFrame of ``rows`` (pandas is optional: ImportError says so)."""
+    try:
+        import pandas as pd  # type: ignore[import-untyped,unused-ignore]
+    except ImportError as exc:  # pragma: no cover - pandas is installed in development
+        raise ImportError("table() needs pandas (pip install pandas); the fields hold the numbers") from exc
+    return pd.DataFrame(rows)
+
+
+class KaplanMeierPoint(_Frozen):
+    """The pooled survival of one group at one grid time; None where withheld."""
+
+    time: float
+    survival: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    at_risk: int | None
+    events: int | None
+    lower_bound: float | None = Field(
+        default=None, description="guaranteed bound on the pooled survival given the nodes' released counts"
+    )
+    upper_bound: float | None = None
+
+
+class KaplanMeierCurve(_Frozen):
+    """One group's pooled Kaplan–Meier curve on the public grid."""
+
+    group: str
+    points: tuple[KaplanMeierPoint, ...]
+
+
+class CombinedKaplanMeier(_Frozen):
+    """Pooled Kaplan–Meier curves with Greenwood intervals, and the log-rank test across the groups.
+
+    ``survival`` (with Greenwood intervals) is shown at grid points where every answering node released
+    exact events and numbers at risk up to that point; after it, where some node showed a count as
+    ``<k``, only guaranteed bounds (``lower_bound``, ``upper_bound``) are given. Points where the pooled
+    number at risk may be below ``min_at_risk`` are withheld.
+    """
+
+    kind: Literal["kaplan_meier"] = "kaplan_meier"
+    grid: tuple[float, ...]
+    curves: tuple[KaplanMeierCurve, ...]
+    confidence: float
+    min_at_risk: int
+    exact_until: float | None = Field(description="last grid time up to which every node's counts are exact")
+    logrank_statistic: float | None = None
+    logrank_df: int | None = None
+    logrank_p_value: float | None = None
+    observed: tuple[float, ...] | None = Field(default=None, description="log-rank observed events per group")
+    expected: tuple[float, ...] | None = Field(default=None, description="log-rank expected events per group")
+    notes: tuple[str, ...] = ()
+
+    def curve(self, group: str) -> KaplanMeierCurve:
+        """The curve of ``group``."""
+        for c in self.curves:
+            if c.group == group:
+                return c
+        raise KeyError(f"no curve for group {group!r}; groups: {[c.group for c in self.curves]}")
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per group and grid time."""
+        return _frame([{"group": c.group, **p.model_dump()} for c in self.curves for p in c.points])
+
+
+class Coefficient(_Frozen):
+    """One coefficient of a federated model fit, with its Wald statistics."""
+
+    name: str
+    estimate: float
+    standard_error: float
+    z: float
+    p_value: float
+    ci_lower: float
+    ci_upper: float
+    hazard_ratio: float | None = Field(default=None, description="Cox: exp(estimate)")
+    hazard_ratio_ci_lower: float | None = None
+    hazard_ratio_ci_upper: float | None = None
+
+
+class CombinedModelFit(_Frozen):
+    """A Cox or GLM fit over the nodes' summed score and information (the same nodes every iteration)."""
+
+    kind: Literal["cox", "glm"]
+    family: str | None = Field(default=None, description="GLM family")
+    ties: str | None = Field(default=None, description="Cox tie handling")
+    coefficients: tuple[Coefficient, ...]
+    confidence: float
+    n: int
+    events: int | None = None
+    log_likelihood: float
+    deviance: float | None = None
+    scale: float | None = None
+    iterations: int
+    converged: bool
+    message: str
+    nodes: tuple[str, ...] = Field(description="the nodes whose data the fit uses")
+    excluded: tuple[str, ...] = Field(default=(), description="nodes left out after refusing or failing")
+
+    def coefficient(self, name: str) -> Coefficient:
+        """The coefficient called ``name``."""
+        for c in self.coefficients:
+            if c.name == name:
+                return c
+        raise KeyError(f"no coefficient {name!r}; coefficients: {[c.name for c in self.coefficients]}")
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per coefficient."""
+        return _frame([c.model_dump() for c in self.coefficients]).set_index("name")
+
+
 CombinedResult = Annotated[
-    CombinedCountResult | CombinedCrossTab | CombinedAlleleFrequencies, Field(discriminator="kind")
+    CombinedCountResult
+    | CombinedCrossTab
+    | CombinedAlleleFrequencies
+    | CombinedKaplanMeier
+    | CombinedModelFit,
+    Field(discriminator="kind"),
 ]
 
 

@@ -38,6 +38,7 @@ from genofed.query import CohortFilter
 from ._answer import FederatedAnswer, OutcomeStatus, StudyResult
 from ._client import FanOut, Token, Transport
 from ._combine import combine, disclosure_effects
+from ._iterative import STATISTICS_KINDS, ask_statistics
 from ._registry import NodeEntry, Registry
 from ._spec import load_study
 
@@ -322,6 +323,8 @@ def _request(
 
 
 async def _ask(fanout: FanOut, request: AnalysisRequest, targets: Sequence[NodeEntry]) -> FederatedAnswer:
+    if request.analysis.kind in STATISTICS_KINDS:
+        return await ask_statistics(fanout, request, targets)
     outcomes = await fanout.ask(request, targets)
     combined, outcomes = combine(request, outcomes)
     return FederatedAnswer(

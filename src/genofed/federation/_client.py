@@ -33,7 +33,7 @@ from typing import Any, Self
 import httpx
 from pydantic import ValidationError
 
-from genofed.api import AnalysisRequest, AnalysisResponse, Problem
+from genofed.api import AnalysisRequest, AnalysisResponse, Problem, ScoreInformation
 from genofed.errors import ConfigError
 from genofed.privacy import CellStatus, ReleasedCount
 
@@ -355,6 +355,15 @@ def _released(response: AnalysisResponse) -> list[tuple[str, ReleasedCount]]:
         out += [(f"result.table.row_totals[{i}]", v) for i, v in enumerate(t.row_totals)]
         out += [(f"result.table.column_totals[{i}]", v) for i, v in enumerate(t.column_totals)]
         return [*out, ("result.table.total", t.total)]
+    if result.kind == "kaplan_meier":
+        return [("result.left_out", result.left_out)] + [
+            (f"result.groups[{g}].{name}[{k}]", count)
+            for g, group in enumerate(result.groups)
+            for name in ("events", "at_risk", "censored")
+            for k, count in enumerate(getattr(group, name))
+        ]
+    if result.kind == "score_information":
+        return [("result.left_out", result.left_out)]
     return [
         (f"result.alleles[{i}].{name}", count)
         for i, a in enumerate(result.alleles)
@@ -364,7 +373,9 @@ def _released(response: AnalysisResponse) -> list[tuple[str, ReleasedCount]]:
 
 def _check(request: AnalysisRequest, response: AnalysisResponse) -> str | None:
     """What is wrong with a well-formed answer, if anything: another kind, impossible intervals."""
-    asked, got = request.analysis.kind, response.result.kind
+    asked, got = request.analysis.kind, str(response.result.kind)
+    if isinstance(response.result, ScoreInformation):
+        got = response.result.model
     if asked != got:
         return f"it answered a {got} result to a {asked} request"
     for where, count in _released(response):

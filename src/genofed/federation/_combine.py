@@ -32,8 +32,11 @@ from genofed.api import (
     AlleleFrequencyAnalysis,
     AlleleFrequencyResult,
     AnalysisRequest,
+    AnalysisResult,
     CountResult,
     CrossTabResult,
+    KaplanMeierCounts,
+    ScoreInformation,
     VariantRef,
 )
 from genofed.privacy import CellStatus, ReleasedCount
@@ -368,7 +371,14 @@ def combine(
     return combined, tuple(final)
 
 
-def _released(result: CountResult | CrossTabResult | AlleleFrequencyResult) -> list[ReleasedCount]:
+def _released(result: AnalysisResult) -> list[ReleasedCount]:
+    if isinstance(result, KaplanMeierCounts):
+        counts = [result.left_out]
+        for g in result.groups:
+            counts += [*g.events, *g.at_risk, *g.censored]
+        return counts
+    if isinstance(result, ScoreInformation):
+        return [result.left_out]
     if isinstance(result, CountResult):
         return [result.count]
     if isinstance(result, CrossTabResult):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from markupsafe import Markup
 from pydantic import BaseModel
 
 from genofed.api import AlleleFrequencyResult, CountResult, CrossTabResult, VariantRef
@@ -24,11 +25,15 @@ from ._answer import (
     CombinedCount,
     CombinedCountResult,
     CombinedCrossTab,
+    CombinedKaplanMeier,
+    CombinedModelFit,
     FederatedAnswer,
     NodeOutcome,
     OutcomeStatus,
     StudyResult,
 )
+from ._iterative import describe_statistics
+from ._report_stats import forest_svg, km_rows, km_svg, model_rows
 
 __all__ = ["render_report", "write_report"]
 
@@ -63,6 +68,7 @@ class _Section:
     grids: list[tuple[str, _Grid]]
     missing: list[NodeOutcome]
     effects: list[str]
+    figures: list[Markup] = field(default_factory=list)
 
 
 def _released(count: ReleasedCount) -> _Cell:
@@ -100,6 +106,8 @@ def _describe(answer: FederatedAnswer) -> str:
     if analysis.kind == "crosstab":
         columns = f" by {_dimension(analysis.columns)}" if analysis.columns is not None else ""
         return f"table of {_dimension(analysis.rows)}{columns}"
+    if analysis.kind != "allele_frequency":
+        return describe_statistics(analysis)
     return f"allele counts of {len(analysis.variants)} allele(s)"
 
 
@@ -209,15 +217,39 @@ def _allele_grids(
     return [("", grid)]
 
 
+def _statistics(answer: FederatedAnswer) -> tuple[list[tuple[str, _Grid]], list[Markup]]:
+    """A Kaplan–Meier plot and table, or a forest plot and coefficient table."""
+    combined = answer.combined
+    if isinstance(combined, CombinedKaplanMeier):
+        header, rows, figure = *km_rows(combined), km_svg(combined)
+        notes = list(combined.notes)
+        if combined.logrank_p_value is not None:
+            notes.append(
+                f"log-rank χ² = {combined.logrank_statistic:.3f} on {combined.logrank_df} df, "
+                f"p = {combined.logrank_p_value:.3g}"
+            )
+    elif isinstance(combined, CombinedModelFit):
+        header, rows, figure = *model_rows(combined), forest_svg(combined)
+        events = f", {combined.events} events" if combined.events is not None else ""
+        notes = [f"N = {combined.n}{events}, nodes {', '.join(combined.nodes)}; {combined.message}"]
+    else:
+        return [], []
+    grid = _Grid(header, [[_Cell(v, "text" if i == 0 else "exact") for i, v in enumerate(r)] for r in rows])
+    return [("; ".join(notes), grid)], [figure]
+
+
 def _section(n: int, answer: FederatedAnswer) -> _Section:
     combined = answer.combined
+    figures: list[Markup] = []
     kind = answer.request.analysis.kind
     if kind == "count":
         grids = _count_grids(answer, combined if isinstance(combined, CombinedCountResult) else None)
     elif kind == "crosstab":
         grids = _crosstab_grids(answer, combined if isinstance(combined, CombinedCrossTab) else None)
-    else:
+    elif kind == "allele_frequency":
         grids = _allele_grids(answer, combined if isinstance(combined, CombinedAlleleFrequencies) else None)
+    else:
+        grids, figures = _statistics(answer)
     return _Section(
         title=f"Analysis {n + 1}: {kind}",
         what=_describe(answer),
@@ -225,6 +257,7 @@ def _section(n: int, answer: FederatedAnswer) -> _Section:
         grids=grids,
         missing=[o for o in answer.outcomes if o.status is not OutcomeStatus.ANSWERED],
         effects=list(answer.disclosure_effects),
+        figures=figures,
     )
 
 

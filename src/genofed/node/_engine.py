@@ -47,11 +47,16 @@ from genofed.api import (
     AnalysisRequest,
     AnalysisResponse,
     CountResult,
+    CoxAnalysis,
     CrossTabAnalysis,
     CrossTabResult,
     Dimension,
     DisclosureStatement,
     GeneStatusDimension,
+    GlmAnalysis,
+    KaplanMeierAnalysis,
+    KaplanMeierCounts,
+    ScoreInformation,
     SexDimension,
     TumourTypeDimension,
     VariantRef,
@@ -86,6 +91,7 @@ from genofed.query import (
 )
 
 from ._context import NodeContext
+from ._engine_stats import statistics
 from ._problems import AccessDeniedError, DatasetNotFoundError
 
 __all__ = ["answer", "authorise"]
@@ -126,7 +132,7 @@ def authorise(node: NodeContext, request: AnalysisRequest, identity: Identity) -
 class _Release:
     """One analysis's protected answer, and what the guard and the audit log need to know of it."""
 
-    result: CountResult | CrossTabResult | AlleleFrequencyResult
+    result: CountResult | CrossTabResult | AlleleFrequencyResult | KaplanMeierCounts | ScoreInformation
     groups: list[frozenset[str]]  # the people behind each number released with a value
     small_groups: list[frozenset[str]]  # ... and behind each number shown as "<k" (1..k-1 people)
     applied: list[str]
@@ -460,6 +466,12 @@ def answer(
         release = _crosstab(node, request.cohort, analysis, policy, noise=noise)
     elif isinstance(analysis, AlleleFrequencyAnalysis):
         release = _allele_frequency(node, request.cohort, analysis, policy, noise=noise)
+    elif isinstance(analysis, KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis):
+        # Statistics release sums, not groups of people: the differencing guard has nothing to compare.
+        stats = statistics(node, request.cohort, analysis, policy, noise=noise)
+        release = _Release(
+            stats.result, groups=[], small_groups=[], applied=stats.applied, displays=stats.displays
+        )
     else:
         release = _count(node, request.cohort, policy, noise=noise)
     _guard_and_spend(node, release, identity.researcher, policy)

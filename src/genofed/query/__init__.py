@@ -10,6 +10,7 @@ return the pseudonyms behind each count for the node's differencing guard.
 """
 
 from ._compile import Plan, compile
+from ._design import design_plan
 from ._export import (
     FREQUENCY_SCHEMA,
     chromosome_sort_key,
@@ -69,6 +70,7 @@ __all__ = [
     "cohort_members_plan",
     "compile",
     "crosstab_plan",
+    "design_plan",
     "export_frequencies",
     "genotyped_plan",
     "parse_query",
