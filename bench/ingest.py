@@ -16,9 +16,9 @@ Each genofed run is a fresh subprocess, so its peak RSS (``resource.getrusage``)
 time is user + system of that process (all its threads), so "per core" figures are work divided by
 CPU seconds. Each measurement is the best of ``--repeat`` runs (default 3). Targets: the whole
 ingest (``genofed store``) at least as fast, in wall time, as the bcftools query; at least 2 million
-genotypes/s per core; CINECA under 512 MB. genofed uses up to three threads (its own text check,
-the caller's parsing and the store's Parquet writing), so its CPU time can exceed its wall time;
-bcftools query is single-threaded.
+genotypes/s per core; CINECA under 512 MB. genofed uses three threads (reading the text, parsing,
+and the store's staging: conform, pseudonymise, sort, Parquet), so its CPU time can exceed its wall
+time on two cores; bcftools query is single-threaded. Other work on the machine moves both.
 
 The synthetic VCF repeats CINECA's records at shifted positions, each copy with its sample columns
 rotated so the calls differ; it is BGZF-compressed and cached under ``bench/out/``.

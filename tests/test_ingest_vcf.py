@@ -302,18 +302,23 @@ MIXED = [
 
 @pytest.mark.parametrize("somatic", [False, True])
 @pytest.mark.parametrize("chunk_records", [2, 1000])
+@pytest.mark.parametrize("phased", [False, True])
 def test_vcf_reader__text_route_agrees_with_htslib_on_every_kind_of_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, somatic: bool, chunk_records: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, somatic: bool, chunk_records: int, phased: bool
 ) -> None:
     # Somatic: only the tumour column's calls are kept, so the text route reads a subset of samples.
+    # Phased: "0|0" is the usual hom-ref genotype and "0/0" the odd one out.
     extra = "##tumor_sample=S3\n##normal_sample=S1\n" if somatic else ""
-    path = _write(tmp_path, "mixed.vcf", MIXED, MIXED_HEADER.format(extra=extra))
+    records = [r.replace("/", "#").replace("|", "/").replace("#", "|") for r in MIXED] if phased else MIXED
+    path = _write(tmp_path, "mixed.vcf", records, MIXED_HEADER.format(extra=extra))
     _, text = _read(path, chunk_records=chunk_records)
     _, htslib = _read_htslib(monkeypatch, path, chunk_records=chunk_records)
     for name in ("variant_sites", "variant_calls"):
         assert text[name].equals(htslib[name]), name
     calls = _rows(text["variant_calls"], "start", "alt", "individual_id", "genotype", "zygosity", "depth")
-    if somatic:
+    if phased:
+        assert (599, "A", "S3", "1/1", "hom", None) in calls
+    elif somatic:
         assert {c[2] for c in calls} == {"S3"}
         assert (599, "A", "S3", "1|1", "hom", None) in calls
     else:
@@ -339,6 +344,16 @@ def test_vcf_reader__column_faults_that_balance_in_total_are_found(tmp_path: Pat
     with pytest.raises(
         FormatError, match=r"balanced\.vcf, line 7, field 'column 12': the record has 12 tab-separated"
     ):
+        _read(path)
+
+
+def test_vcf_reader__faults_surface_in_line_order(tmp_path: Path) -> None:
+    # Line 6's genotype is only decoded when its block is, after line 8 was read: still reported first.
+    records = _records(6)
+    records[1] = records[1].rsplit("\t", 1)[0] + "\t0/x"
+    records[3] += "\t0/1"
+    path = _write(tmp_path, "two.vcf", records)
+    with pytest.raises(FormatError, match=r"two\.vcf, line 6, field 'GT': sample 'S2' has genotype '0/x'"):
         _read(path)
 
 

@@ -3,6 +3,7 @@
 # Each module registers its commands on import.
 from . import (  # noqa: F401
     _auth,
+    _beacon,
     _beacon_export,
     _demo,
     _export,

@@ -6,28 +6,27 @@ Shape of a read (:meth:`VcfReader.chunks`):
    assembly) and settles who each sample is (:class:`~genofed.ingest.SampleSheet`) and whether the
    file is somatic. Nothing is read through htslib yet.
 2. ``chunks()`` yields the ``specimens`` and ``analyses`` rows, then streams records in blocks of
-   at most ``chunk_records`` records. Two readers go side by side, line for line:
-
-   - a background thread (:class:`_TextLines`) decompresses the raw text once and checks what
-     htslib does not (the column count of every line, empty lines, a stream that ends cleanly),
-     handing over checked lines only, so faults surface in line order;
-   - htslib (cyvcf2) parses each record's site fields (CHROM, POS, REF, ALT, FILTER, INFO).
+   at most ``chunk_records`` records. The file is read once, by a background thread
+   (:class:`_TextLines`) that decompresses the text and checks what htslib does not (no empty
+   lines, a stream that ends cleanly), handing over checked lines in order. htslib (cyvcf2)
+   parses each line; its column count is checked exactly (htslib ignores extra columns).
 
    Genotypes take one of two routes. When a file's records have the FORMAT ``GT`` alone (cohort
-   call sets such as 1000 Genomes), htslib is told to skip the sample columns, and the genotypes
-   are read in bulk from the checked text: a block's sample columns become one numpy array of
-   4-byte words, one per genotype (``0|1`` and its tab); the hom-ref words are set aside with two
-   comparisons and only the others are decoded, each checked against the strict grammar of a
-   diploid one-digit genotype. A line that does not fit it exactly (another ploidy, alleles past
-   9, other FORMAT keys, a malformed genotype) is parsed by htslib instead, line by line, so
-   htslib decides what every such genotype means and rejects what it cannot read. Other files
-   (FORMAT with DP/AD/AF, ...) go through htslib whole, their genotypes copied as htslib's raw
-   integer encoding into a block array. Both routes end in the same sparse form: per block, the
-   genotypes other than hom-ref as (record, sample, allele codes, phase), and AN per record.
+   call sets such as 1000 Genomes), htslib parses only a line's site columns (CHROM to INFO) and
+   the genotypes are read in bulk from the text: a block's sample columns become one numpy array
+   of 4-byte words, one per genotype (``0|1`` and its tab); the usual hom-ref word is set aside
+   with one comparison and only the others are decoded, each checked against the strict grammar
+   of a diploid one-digit genotype. A line that does not fit it exactly (another ploidy, alleles
+   past 9, other FORMAT keys, a malformed genotype) is parsed by htslib whole instead, so htslib
+   decides what every such genotype means and rejects what it cannot read. Other files (FORMAT
+   with DP/AD/AF, ...) are parsed whole by htslib, line by line, their genotypes copied as
+   htslib's raw integer encoding into a block array. Both routes end in the same sparse form:
+   per block, the genotypes other than hom-ref as (record, sample, allele codes, phase), and AN
+   per record.
 3. Per block, everything per genotype -- allele counts, zygosity, the sparse call rows and their
    genotype strings -- is computed with numpy over those entries. Each block becomes one
-   ``variant_sites`` and one ``variant_calls`` Arrow chunk. When htslib itself fails, the failing
-   line is re-read and diagnosed so the error names line and field.
+   ``variant_sites`` and one ``variant_calls`` Arrow chunk. When htslib rejects a line, the line
+   is diagnosed so the error names line and field.
 
 Conventions: AC/AN/homozygous counts are over the samples whose calls are kept (every sample of a
 germline file; the tumour samples of a somatic one), so the calls of an allele add up to its AC.
@@ -230,8 +229,9 @@ class VcfReader:
         #: VCF columns whose calls are kept, in file order
         self.call_samples: tuple[str, ...] = tuple(s for s in self._header.samples if s in kept)
         self.summary = VcfSummary()
-        # htslib's parser of single lines (cyvcf2 Writer), made when the text route needs it
+        # htslib's parsers of single lines (cyvcf2 Writers): of whole lines, and of site columns
         self._line_parser: Any = None
+        self._site_parser: Any = None
 
     # -- SourceReader -----------------------------------------------------------------------------
     @property
@@ -284,9 +284,10 @@ class VcfReader:
             yield from self._records(text, fasta)
         finally:
             text.stop()
-            if self._line_parser is not None:
-                self._line_parser.close()
-                self._line_parser = None
+            for parser in (self._line_parser, self._site_parser):
+                if parser is not None:
+                    parser.close()
+            self._line_parser = self._site_parser = None
             if fasta is not None:
                 fasta.close()
             if self._annotation is not None:
@@ -436,87 +437,53 @@ class VcfReader:
 
     # -- records ----------------------------------------------------------------------------------
     def _records(self, text: _TextLines, fasta: FastaReference | None) -> Iterator[Chunk]:
-        import cyvcf2  # heavy: loaded when a VCF is read
-
         first = text.peek()
-        # Genotypes come from the text when records carry GT alone (see the module docstring);
-        # htslib then skips the sample columns, which is most of its work on a cohort file.
-        from_text = first is not None and _format_column(first) == b"GT"
-        if from_text:
-            samples: list[str] | None = []
-        elif len(self.call_samples) == len(self._header.samples):
-            samples = None
-        else:
-            samples = list(self.call_samples)
+        # Genotypes come from the text when records carry GT alone (see the module docstring).
+        block = _Block(self, fasta, from_text=first is not None and _format_column(first) == b"GT")
+        line_no = self._header.lines
         try:
-            vcf = cyvcf2.VCF(str(self.path), samples=samples, lazy=False)
-        except Exception as exc:  # cyvcf2 raises bare Exception/OSError for htslib failures
-            raise self._diagnose(self._header.lines + 1, exc) from exc
-        try:
-            if not from_text and list(vcf.samples) != list(self.call_samples):
-                raise SampleError(
-                    f"htslib reads the samples as {list(vcf.samples)[:5]}..., "
-                    f"expected {list(self.call_samples)[:5]}",
-                    location=Location(path=self._where, line=self._header.lines),
-                )
-            block = _Block(self, fasta, from_text)
-            records = iter(vcf)
-            line_no = self._header.lines
-            try:
-                while True:
-                    # The checked line first: a fault the text check found at this line wins.
-                    line = text.take()
-                    try:
-                        variant = next(records, None)
-                    except Exception as exc:  # htslib parse failure: find out what is wrong with the line
-                        raise self._diagnose(line_no + 1, exc) from exc
-                    if line is None or variant is None:
-                        if line is not None or variant is not None:
-                            self._count_mismatch(line_no, variant is None, text)
-                        break
-                    line_no += 1
-                    if not variant.CHROM:
-                        # htslib reads an empty line (or an empty CHROM) as a record without alleles;
-                        # touching its REF would crash cyvcf2, so stop here.
-                        raise self._diagnose(line_no, None)
-                    block.add(variant, line_no, *line)
-                    if block.full:
-                        yield from block.flush()
-            except InputError:
-                # A genotype fault on an earlier line of this block (found when the block's text
-                # genotypes are decoded) is reported before this one.
-                block.settle()
-                raise
-            yield from block.flush()
-        finally:
-            vcf.close()
-
-    def _count_mismatch(self, line_no: int, htslib_ended: bool, text: _TextLines) -> None:
-        """Raise for htslib and the text disagreeing on the number of records."""
-        read = line_no - self._header.lines
-        if htslib_ended:
-            lines = read + 1 + text.count_rest()
-            message = f"htslib read {read} records but the file has {lines} record lines; the file is corrupt"
-        else:
-            message = f"htslib read more records than the file's {read} record lines; the file is corrupt"
-        raise FormatError(message, location=Location(path=self._where))
+            # take() raises a fault the text check found, at its line.
+            while (line := text.take()) is not None:
+                line_no += 1
+                block.add(line_no, *line)
+                if block.full:
+                    yield from block.flush()
+        except InputError:
+            # A genotype fault on an earlier line of this block (found when the block's text
+            # genotypes are decoded) is reported before this one.
+            block.settle()
+            raise
+        yield from block.flush()
 
     def _parse_line(self, line: bytes, line_no: int) -> Any:
-        """One record line parsed by htslib with every sample (for genotypes the text route cannot read)."""
+        """A record line parsed by htslib, every column (a cyvcf2 Variant)."""
         tabs = line.count(b"\t")
         if tabs != 8 + len(self._header.samples):
-            # The text thread checks column counts in total per read; htslib ignores extra columns.
+            # htslib ignores extra columns, so count them (text-route lines are checked by width).
             message, field_name = _column_message(tabs + 1, self._header.samples)
             raise FormatError(message, location=Location(path=self._where, line=line_no, field=field_name))
-        parser = self._line_parser
-        if parser is None:
-            import cyvcf2
+        if self._line_parser is None:
+            self._line_parser = _line_parser(self._header.text)
+        return self._parse(self._line_parser, line, line_no)
 
-            parser = self._line_parser = cyvcf2.Writer.from_string(os.devnull, self._header.text)
+    def _parse_sites(self, columns: bytes, line_no: int) -> Any:
+        """The site columns of a record line (CHROM to INFO) parsed by htslib (a cyvcf2 Variant)."""
+        if self._site_parser is None:
+            # The header without FORMAT and sample columns: htslib reads a sites-only record.
+            head, _, chrom_line = self._header.text.rstrip("\r\n").rpartition("\n")
+            self._site_parser = _line_parser(f"{head}\n" + "\t".join(chrom_line.split("\t")[:8]) + "\n")
+        return self._parse(self._site_parser, columns, line_no)
+
+    def _parse(self, parser: Any, line: bytes, line_no: int) -> Any:
         try:
-            return parser.variant_from_string(line.decode("utf-8", errors="replace"))
+            variant = parser.variant_from_string(line.decode("utf-8", errors="replace"))
         except Exception as exc:  # cyvcf2 raises bare Exception for htslib failures
             raise self._diagnose(line_no, exc) from exc
+        if not variant.CHROM:
+            # htslib reads an empty CHROM as a record without alleles; touching its REF would
+            # crash cyvcf2, so stop here.
+            raise self._diagnose(line_no, None)
+        return variant
 
     def _diagnose(self, line_no: int, exc: Exception | None) -> InputError:
         """Turn an htslib failure at record line ``line_no`` into an error naming line and field."""
@@ -570,7 +537,7 @@ class _Entries:
 class _Block:
     """Records of one block: site fields in lists, genotypes as text words or htslib's integers."""
 
-    def __init__(self, reader: VcfReader, fasta: FastaReference | None, from_text: bool) -> None:
+    def __init__(self, reader: VcfReader, fasta: FastaReference | None, *, from_text: bool) -> None:
         self.reader = reader
         self.fasta = fasta
         self.from_text = from_text
@@ -634,13 +601,33 @@ class _Block:
     def full(self) -> bool:
         return self.n >= self.capacity
 
-    def add(self, variant: Any, line_no: int, text: bytes, start: int, end: int) -> None:
-        """Copy one record's site fields, and its genotypes or where they are in its line.
+    def add(self, line_no: int, text: bytes, start: int, end: int) -> None:
+        """Parse one record line, ``text[start:end]``, into the block.
 
-        The line is ``text[start:end]``; on the text route the block keeps where its sample
-        columns are and decodes them with the block's other lines in :meth:`settle`.
+        On the text route htslib parses the site columns, and the block keeps where the sample
+        columns are, to decode them with the block's other lines in :meth:`settle`.
         """
-        i = self.n
+        reader = self.reader
+        genotypes: Any = None
+        if self.from_text:
+            # The tabs after INFO and after FORMAT (the 8th and 9th of the line).
+            find = text.find
+            info_end = start - 1
+            for _ in range(8):
+                info_end = find(b"\t", info_end + 1, end)
+                if info_end < 0:
+                    break
+            columns = info_end + 4  # after "GT" and its tab
+            if info_end >= 0 and text.startswith(b"\tGT\t", info_end) and end - columns == self.text_width:
+                variant = reader._parse_sites(text[start:info_end], line_no)
+                self.text_records.append(self.n)
+                self.text_sources.append(text)
+                self.text_line_starts.append(start)
+                self.text_column_starts.append(columns)
+            else:
+                variant = genotypes = reader._parse_line(text[start:end], line_no)
+        else:
+            variant = genotypes = reader._parse_line(text[start:end], line_no)
         raw_chrom = variant.CHROM
         chrom = self.chroms.get(raw_chrom)
         if chrom is None:
@@ -654,51 +641,17 @@ class _Block:
         self.passed.append(variant.FILTER is None)
         self.ann.append(variant.INFO.get(self.annotation.tag) if self.annotation is not None else None)
         self.n += 1
-        if not self.from_text:
-            self._add_genotypes(variant, i)
-            return
-        # The tabs before POS, after POS, and after FORMAT (the 1st, 2nd and 9th of the line).
-        find = text.find
-        tab = find(b"\t", start, end)
-        pos_end = find(b"\t", tab + 1, end)
-        format_start = -1
-        if pos_end > 0:
-            format_start = pos_end
-            for _ in range(6):
-                format_start = find(b"\t", format_start + 1, end)
-                if format_start < 0:
-                    break
-        columns = format_start + 4  # after "GT" and its tab
-        if format_start > 0 and text.startswith(b"\tGT\t", format_start) and end - columns == self.text_width:
-            pos = text[tab + 1 : pos_end]
-            if not pos.isdigit() or int(pos) != variant.POS:
-                raise self._pairing_error(variant, line_no)
-            self.text_records.append(i)
-            self.text_sources.append(text)
-            self.text_line_starts.append(start)
-            self.text_column_starts.append(columns)
-        else:
-            parsed = self.reader._parse_line(text[start:end], line_no)
-            if parsed.POS != variant.POS:
-                raise self._pairing_error(variant, line_no)
-            self._add_genotypes(parsed, i)
-
-    def _pairing_error(self, variant: Any, line_no: int) -> FormatError:
-        # Cannot happen while htslib reads every line as one record; guards the pairing of its
-        # records with the text's lines, from which the genotypes come.
-        return FormatError(
-            f"htslib read POS {variant.POS} from this line but the text says otherwise; "
-            "the file is corrupt or htslib skipped a line",
-            location=Location(path=self.where, line=line_no, field="POS"),
-        )
+        if genotypes is not None:
+            self._add_genotypes(genotypes, self.n - 1)
 
     def _add_genotypes(self, variant: Any, i: int) -> None:
         """Copy htslib's genotypes (and FORMAT DP, AD, AF) of record ``i`` into the block arrays."""
         self.parsed.append(i)
         gt = variant.format("GT", int)
-        if self.keep is not None and self.from_text:
-            # The line parser reads every sample column; keep the ones whose calls are kept.
-            gt = gt[self.keep] if gt is not None else None
+        keep = self.keep
+        if keep is not None and gt is not None:
+            # htslib parses every sample column; keep the ones whose calls are kept.
+            gt = gt[keep]
         if gt is not None:
             width = gt.shape[1]
             if width > self.ploidy:
@@ -712,7 +665,6 @@ class _Block:
         else:
             self.gt[i] = _VECTOR_END
         n_alleles = len(self.alts[i]) + 1
-        keep = self.keep if self.from_text else None
         # Types given explicitly (the header declares them so, see want_*): cyvcf2 cannot look them
         # up for a variant from its line parser.
         if self.want_dp:
@@ -735,8 +687,8 @@ class _Block:
     def settle(self) -> None:
         """Decode the genotypes waiting in the text; lines outside the strict grammar go to htslib.
 
-        Every word that is not hom-ref (``0/0``, ``0|0`` and the tab) must be two alleles (a digit
-        or ``.``) around ``/`` or ``|``, then a tab; hom-ref words are exactly that already.
+        Every word other than the usual hom-ref one (``0/0`` or ``0|0``, and the tab) must be two
+        alleles (a digit or ``.``) around ``/`` or ``|``, then a tab.
         """
         if not self.text_records:
             return
@@ -755,9 +707,13 @@ class _Block:
         words = np.frombuffer(joined, dtype="<u4").reshape(count, -1)
         if self.keep is not None:
             words = words[:, self.keep]
-        other = words != _HOM_REF_WORD
-        np.logical_and(other, words != _HOM_REF_PHASED_WORD, out=other)
-        flat = np.flatnonzero(other.reshape(-1))
+        # Set aside the block's usual hom-ref word (unphased or phased, by its first line) with one
+        # comparison; the other form, if any, is decoded like any genotype (two REF alleles).
+        phased = np.count_nonzero(words[0] == _HOM_REF_PHASED_WORD)
+        usual = (
+            _HOM_REF_PHASED_WORD if phased > np.count_nonzero(words[0] == _HOM_REF_WORD) else _HOM_REF_WORD
+        )
+        flat = np.flatnonzero((words != usual).reshape(-1))
         local, sample = np.divmod(flat, self.samples)
         word = words.reshape(-1)[flat]
         first = _TEXT_ALLELE[word & 0xFF]
@@ -1083,20 +1039,25 @@ class _Block:
         The string comes from a small table indexed by a code of each slot's state and phase.
         """
         ploidy, count = code.shape
-        key = np.zeros(count, dtype=np.int64)
+        # 3 bits per slot: int32 holds the key up to ploidy 10.
+        key: npt.NDArray[np.signedinteger[Any]] = np.zeros(
+            count, dtype=np.int32 if ploidy <= 10 else np.int64
+        )
         present = _count_slots(code >= 0)
         missing = _count_slots(code == 0)
         for j in range(ploidy):
             slot = code[j]
             absent = slot < 0
             # 0 another allele (REF or another ALT), 1 this allele, 2 missing, 3 absent.
-            state = np.where(absent, 3, np.where(slot == 0, 2, (slot == target).astype(np.int64)))
+            state: npt.NDArray[np.signedinteger[Any]] = (slot == target).astype(key.dtype)
+            state[slot == 0] = 2
+            state[absent] = 3
             key += state << (2 * j)
             if j:
-                phased = (phase[j] & ~absent).astype(np.int64)
+                phased: npt.NDArray[np.signedinteger[Any]] = (phase[j] & ~absent).astype(key.dtype)
                 key += phased << (2 * ploidy + j - 1)
         if ploidy <= 4:
-            strings = _genotype_table(ploidy).take(pa.array(key.astype(np.int32)))
+            strings = _genotype_table(ploidy).take(pa.array(key.astype(np.int32, copy=False)))
         else:
             unique, inverse = np.unique(key, return_inverse=True)
             table = pa.array([_genotype_string(int(c), ploidy) for c in unique], pa.string())
@@ -1221,16 +1182,16 @@ def _genotype_string(code: int, ploidy: int) -> str:
 
 # -- the raw text ----------------------------------------------------------------------------------
 class _TextLines(threading.Thread):
-    """Reads the raw text beside htslib: checks every line, then hands the checked lines over.
+    """Reads the file's text: checks how it is cut into lines, then hands the lines to the reader.
 
-    The thread decompresses the file and checks what htslib does not: the column count of every
-    line, empty lines, and that the stream ends cleanly. Decompression and the numpy passes that
-    find newlines and count tabs release the GIL, so on a second core this costs little wall time.
-    Checked text goes to the reader through a bounded queue (so the thread stays a few megabytes
-    ahead) as whole decompressed reads with their line offsets -- lines are not copied out -- and
-    the reader takes one line per record with :meth:`take`. A fault found at line N is queued after
-    the lines before it, so the reader meets it exactly when it asks for line N: faults surface in
-    line order, whatever the threads' timing.
+    The thread decompresses the file and checks what htslib does not: no empty lines, and a
+    stream that ends cleanly, with a newline (column counts the reader checks line by line).
+    Decompression and the numpy pass that finds the newlines release the GIL, so on a second core
+    this costs little wall time. The text goes to the reader through a bounded queue (so the
+    thread stays a few megabytes ahead) as whole decompressed reads with their line offsets --
+    lines are not copied out -- and the reader takes one line per record with :meth:`take`. A
+    fault found at line N is queued after the lines before it, so the reader meets it exactly when
+    it asks for line N: faults surface in line order, whatever the threads' timing.
     """
 
     def __init__(self, path: Path, header: _Header, compression: str) -> None:
@@ -1271,15 +1232,6 @@ class _TextLines(threading.Thread):
                 self._pending = exc  # kept for take(): the reader meets it at its line
                 return None
         return self._text[self._starts[self._next] : self._ends[self._next]]
-
-    def count_rest(self) -> int:
-        """Take every line left and count them (raising a fault found on the way)."""
-        rest = len(self._ends) - self._next
-        self._next = len(self._ends)
-        while self._fill():
-            rest += len(self._ends)
-            self._next = len(self._ends)
-        return rest
 
     def stop(self) -> None:
         self._halt.set()
@@ -1350,41 +1302,35 @@ class _TextLines(threading.Thread):
                     starts[1:] = newlines[:-1] + 1
                     self._check(text, starts, newlines)
             if carry and not self._halt.is_set():
-                self._check(carry + b"\n", np.array([0]), np.array([len(carry)]), queue_good=False)
-                raise FormatError(
-                    "the last line has no newline; the file looks truncated",
-                    location=Location(path=str(self.path), line=self.header.lines + self.records + 1),
-                )
-
-    def _check(
-        self,
-        text: bytes,
-        starts: npt.NDArray[np.intp],
-        ends: npt.NDArray[np.intp],
-        *,
-        queue_good: bool = True,
-    ) -> None:
-        """Check the lines ``text[starts[k]:ends[k]]`` and queue them; raise for the first bad one."""
-        lo, hi = int(starts[0]), int(ends[-1])
-        tabs = np.count_nonzero(np.frombuffer(text, dtype=np.uint8, count=hi - lo, offset=lo) == _TAB)
-        if tabs != len(ends) * self.expected_tabs or bool((starts == ends).any()):
-            # Some line is wrong (the totals would balance only by luck): find it.
-            for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-                count = text.count(b"\t", start, end)
-                if count != self.expected_tabs:
-                    if k:
-                        self._put((text, starts[:k], ends[:k]))
-                        self.records += k
-                    message, field_name = _column_message(
-                        count + 1 if end > start else 0, self.header.samples
-                    )
-                    line_no = self.header.lines + self.records + 1
+                line_no = self.header.lines + self.records + 1
+                tabs = carry.count(b"\t")
+                if tabs != self.expected_tabs:
+                    message, field_name = _column_message(tabs + 1, self.header.samples)
                     raise FormatError(
                         message, location=Location(path=str(self.path), line=line_no, field=field_name)
                     )
-        if queue_good:
-            self._put((text, starts, ends))
-            self.records += len(ends)
+                raise FormatError(
+                    "the last line has no newline; the file looks truncated",
+                    location=Location(path=str(self.path), line=line_no),
+                )
+
+    def _check(self, text: bytes, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> None:
+        """Queue the lines ``text[starts[k]:ends[k]]``; raise for the first empty one.
+
+        Column counts are the reader's to check, line by line: the text route reads exactly
+        9 + samples columns or hands the line to :meth:`VcfReader._parse_line`, which counts them.
+        """
+        empty = np.flatnonzero(starts == ends)
+        if len(empty):
+            k = int(empty[0])
+            if k:
+                self._put((text, starts[:k], ends[:k]))
+                self.records += k
+            message, field_name = _column_message(0, self.header.samples)
+            line_no = self.header.lines + self.records + 1
+            raise FormatError(message, location=Location(path=str(self.path), line=line_no, field=field_name))
+        self._put((text, starts, ends))
+        self.records += len(ends)
 
 
 def _column_message(columns: int, samples: Sequence[str]) -> tuple[str, str]:
@@ -1422,6 +1368,13 @@ def _diagnose_fields(fields: list[str], samples: Sequence[str]) -> tuple[str, st
 
 
 # -- files --------------------------------------------------------------------------------------
+def _line_parser(header: str) -> Any:
+    """A cyvcf2 Writer (writing nowhere) whose ``variant_from_string`` parses lines under ``header``."""
+    import cyvcf2  # heavy: loaded when a VCF is read
+
+    return cyvcf2.Writer.from_string(os.devnull, header)
+
+
 def _format_column(line: bytes) -> bytes | None:
     """The FORMAT column of a record line (None when the line has no sample columns)."""
     fields = line.split(b"\t", 9)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from genofed import __version__
 
+from ._beacon import router as beacon_router
 from ._context import NodeContext
 from ._middleware import NodeMiddleware
 from ._problems import install_problem_handlers
@@ -58,4 +59,5 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.add_middleware(NodeMiddleware, audit=node.audit, max_body_bytes=settings.max_body_bytes)
     app.include_router(service_router)
     app.include_router(analyses_router)
+    app.include_router(beacon_router)
     return app

@@ -1,5 +1,6 @@
 """Disclosure control and the audit log of a node."""
 
+from ._attack import AttackPoint, AttackReport, lr_statistic, run_membership_attack
 from ._audit import AuditLog, AuditProblem, verify_audit_log
 from ._differencing import DifferencingGuard
 from ._disclosure import CellStatus, ProtectedTable, ReleasedCount, protect_table, release_count
@@ -12,6 +13,8 @@ from ._policy import (
 )
 
 __all__ = [
+    "AttackPoint",
+    "AttackReport",
     "AuditLog",
     "AuditProblem",
     "BudgetStatement",
@@ -25,7 +28,9 @@ __all__ = [
     "ReleasedCount",
     "StatisticsLimits",
     "discrete_gaussian_count",
+    "lr_statistic",
     "protect_table",
     "release_count",
+    "run_membership_attack",
     "verify_audit_log",
 ]

@@ -259,12 +259,20 @@ class NodeStore:
                 )
                 # Reconciling schemas by name costs per file on every query; it is only needed
                 # when batches were written under different versions of the model.
-                union = ", union_by_name = true" if _schemas_differ(paths) else ""
+                schemas = [pq.read_schema(p) for p in paths]
+                union = "" if all(s.equals(schemas[0]) for s in schemas[1:]) else ", union_by_name = true"
+                stored = {n for s in schemas for n in s.names} | set(record.partition_by)
                 source = (
                     f"read_parquet([{file_list}], hive_partitioning = true, "
                     f"hive_types = {{{hive_types}}}{union})"
                 )
-                select = ", ".join(f'"{c.name}"' for c in columns(record))
+                # A column the model gained after every live batch was written reads as null.
+                select = ", ".join(
+                    f'"{c.name}"'
+                    if c.name in stored
+                    else f'CAST(NULL AS {_DUCKDB_TYPES[c.arrow]}) AS "{c.name}"'
+                    for c in columns(record)
+                )
                 con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT {select}, batch_id FROM {source}')
             else:
                 con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {_empty_select(record)}')
@@ -314,12 +322,6 @@ _DUCKDB_TYPES = {
 }
 
 
-def _schemas_differ(paths: Sequence[str]) -> bool:
-    """True when the Parquet files do not all share one schema (read from their cached footers)."""
-    first = pq.read_schema(paths[0])
-    return any(not pq.read_schema(p).equals(first) for p in paths[1:])
-
-
 def _empty_select(record: type[Record]) -> str:
     parts = [f'CAST(NULL AS {_DUCKDB_TYPES[c.arrow]}) AS "{c.name}"' for c in columns(record)]
     parts.append('CAST(NULL AS VARCHAR) AS "batch_id"')
@@ -344,15 +346,19 @@ class _PartitionFile:
 _PSEUDONYM_CACHE = 200_000
 # Chunks waiting for the staging thread: enough to keep it busy, few enough to bound memory.
 _STAGING_QUEUE = 2
+# A chunk nearly in order is re-ordered as at most this many zero-copy slices, else by a take.
+_SORT_SLICES = 64
 
 
 class _StagingThread(threading.Thread):
-    """Stages a batch's chunks (conform, pseudonymise, sort, write Parquet) beside the caller.
+    """Sorts a batch's chunks and writes them to Parquet beside the caller.
 
-    Meanwhile the caller produces the next chunk. Arrow's casts, hashing, sorting, encoding,
-    compression and file writing release the GIL, so an adapter's parsing and the staging overlap
-    on two cores. A failure is kept and raised in the caller at its next ``submit`` or at
-    ``finish``; after one, the chunks still queued are dropped.
+    Meanwhile the caller produces the next chunk. Arrow's sorting, encoding, compression and file
+    writing release the GIL for long stretches, so an adapter's parsing and the writing overlap on
+    two cores. (Conforming and pseudonymising stay with the caller: they are many short Arrow
+    calls, and each time a thread takes the GIL back from a caller busy in Python it may wait up
+    to the interpreter's switch interval.) A failure is kept and raised in the caller at its next
+    ``submit`` or at ``finish``; after one, the chunks still queued are dropped.
     """
 
     def __init__(self, stage: Callable[[type[Record], str, pa.Table], None]) -> None:
@@ -402,9 +408,10 @@ class BatchWriter:
 
     Chunks of a partitioned table may arrive in several calls; chunks in sort order are appended as
     they come, and a partition that received them out of order is re-sorted before publication.
-    ``write`` hands a chunk to a background thread that conforms, pseudonymises, sorts and writes
-    it while the caller produces the next chunk; a chunk that does not conform to the model raises
-    StoreError at a later ``write`` or when the batch closes, and nothing is published.
+    ``write`` conforms and pseudonymises a chunk (a chunk outside the model raises StoreError
+    there), then hands it to a background thread that sorts and writes it while the caller
+    produces the next chunk; a failure there is raised at a later ``write`` or when the batch
+    closes, and nothing is published.
     """
 
     store: NodeStore
@@ -430,7 +437,7 @@ class BatchWriter:
         return self
 
     def write(self, table: str, data: pa.Table) -> None:
-        """Stage ``data`` for ``table``: conformed to the model's schema, pseudonymised, written."""
+        """Conform ``data`` to the model's schema for ``table``, pseudonymise it, and stage it."""
         record = TABLES.get(table)
         if record is None:
             raise StoreError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
@@ -439,16 +446,16 @@ class BatchWriter:
             return
         if self._thread is None:
             raise StoreError("BatchWriter.write outside its with-block")
-        self._rows[table] = self._rows.get(table, 0) + data.num_rows  # conform() keeps every row
-        self._thread.submit(record, table, data)
-
-    def _stage(self, record: type[Record], table: str, data: pa.Table) -> None:
-        """Conform, pseudonymise, split by partition and append a chunk (in the staging thread)."""
         try:
             conformed = conform(record, data)
         except ValueError as exc:
             raise StoreError(f"batch from {self.source}: {exc}") from exc
         conformed = self._pseudonymise(record, conformed)
+        self._rows[table] = self._rows.get(table, 0) + conformed.num_rows
+        self._thread.submit(record, table, conformed)
+
+    def _stage(self, record: type[Record], table: str, conformed: pa.Table) -> None:
+        """Split a chunk by partition and append it to the partitions' files (in the staging thread)."""
         if record.partition_by:
             (part_col,) = record.partition_by
             values = pc.unique(conformed.column(part_col)).to_pylist()
@@ -476,8 +483,8 @@ class BatchWriter:
 
         An adapter's chunks repeat the same identifiers (every chunk of a cohort VCF has the
         same 2,504 samples), so the batch remembers the pseudonyms it made. Lookups are Arrow
-        hash joins (no per-value Python, so the staging thread seldom holds the GIL); only
-        identifiers new to the batch are hashed in Python. Nulls stay null.
+        hash joins, with no per-value Python; only identifiers new to the batch are hashed in
+        Python. Nulls stay null.
         """
         combined = values.combine_chunks()
         index = pc.index_in(combined, value_set=self._sources)
@@ -564,8 +571,9 @@ def _sort_runs(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     """``table`` stably sorted by ``keys``; cheap when it is in order already, or nearly.
 
     Adapters write rows grouped by key (all calls of one site together, sites in file order), so
-    the table is a sequence of runs of equal keys. Only one row per run is sorted; a table whose
-    runs are in order is returned as it is, and otherwise the runs are put in order by one take.
+    the table is a sequence of runs of equal keys. Only one row per run is sorted. A table whose
+    runs are in order is returned as it is; one with a few runs out of place (a trimmed indel whose
+    start passes the next site's) becomes a few zero-copy slices of itself; otherwise one take.
     """
     rows = table.num_rows
     if rows < 2:
@@ -573,15 +581,27 @@ def _sort_runs(table: pa.Table, keys: Sequence[str]) -> pa.Table:
     changed: Any = None
     for key in keys:
         column = table.column(key)
-        differs = pc.fill_null(pc.not_equal(column.slice(1), column.slice(0, rows - 1)), True)
+        differs = pc.not_equal(column.slice(1), column.slice(0, rows - 1))
+        if differs.null_count:
+            differs = pc.fill_null(differs, True)
         changed = differs if changed is None else pc.or_(changed, differs)
     starts = np.flatnonzero(np.concatenate([[True], changed.to_numpy()]))
-    heads = table.select(list(keys)).take(pa.array(starts))
+    heads = table.select(list(keys)).take(pa.array(starts.astype(np.int32)))
     order = pc.sort_indices(heads, sort_keys=[(k, "ascending") for k in keys]).to_numpy()
     if bool((order[1:] > order[:-1]).all()):
         return table
     lengths = np.diff(np.append(starts, rows))[order]
     first = starts[order]
+    # Runs that stay neighbours in the sorted order make one slice of the table.
+    pieces = np.flatnonzero(np.diff(order) != 1) + 1
+    if len(pieces) < _SORT_SLICES:
+        bounds = np.concatenate([[0], pieces, [len(order)]])
+        ends = np.cumsum(lengths)
+        return pa.concat_tables(
+            table.slice(int(first[lo]), int(ends[hi - 1] - ends[lo] + lengths[lo]))
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+        )
     # Row p of the output, in the run placed j-th, is row first[j] + (p - where run j begins).
     index = np.repeat(first - (np.cumsum(lengths) - lengths), lengths) + np.arange(rows)
-    return table.take(pa.array(index))
+    # int32 indices: Arrow's take is several times faster with them than with int64.
+    return table.take(pa.array(index.astype(np.int32 if rows < 2**31 else np.int64)))
