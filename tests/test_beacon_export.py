@@ -16,11 +16,9 @@ import jsonschema
 import pyarrow as pa
 import pytest
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource
-from referencing.jsonschema import DRAFT202012
 from typer.testing import CliRunner
 
+import beacon_schemas
 from conftest import fixture_path
 from genofed.cli import _beacon_export as beacon_cli
 from genofed.cli import app
@@ -44,42 +42,10 @@ runner = CliRunner()
 assert beacon_cli.export_beacon is not None  # the import registers `genofed export beacon`
 
 
-def _registry(root: Path) -> Registry[Any]:
-    """Every schema of the fixture folder under its raw GitHub URL, crawled once up front.
-
-    Upstream faults are mended here, not in the files: ``../common/info.json`` from a model folder
-    means ``framework/json/common/info.json``, and ``#/definitions/…`` means ``#/$defs/…``.
-    """
-
-    def resource(path: Path) -> Resource[Any]:
-        contents = json.loads(path.read_text())
-        if "$defs" in contents and "definitions" not in contents:
-            contents["definitions"] = contents["$defs"]
-        return Resource.from_contents(contents, default_specification=DRAFT202012)
-
-    resources = [(VRS_13, resource(root / "vrs-1.3.0.json"))]
-    for path in sorted(root.glob("**/*.json")):
-        relative = path.relative_to(root).as_posix()
-        if relative.startswith(("framework/", "models/")):
-            resources.append((RAW + relative, resource(path)))
-    info = resource(root / "framework" / "json" / "common" / "info.json")
-    resources.append((f"{RAW}{MODELS}/common/info.json", info))
-
-    def retrieve(uri: str) -> Resource[Any]:
-        raise NoSuchResource(ref=uri)  # everything the schemas name is registered above
-
-    # Pre-crawled: a lookup then finds its resource instead of retrieving it per $ref (100x faster).
-    return Registry(retrieve=retrieve).with_resources(resources).crawl()
-
-
 @pytest.fixture(scope="module")
 def validators() -> dict[str, Draft202012Validator]:
     root = fixture_path("beacon-v2")
-    registry = _registry(root)
-    return {
-        name: Draft202012Validator({"$ref": f"{RAW}{MODELS}/{name}/defaultSchema.json"}, registry=registry)
-        for name in BEACON_COLLECTIONS
-    }
+    return {name: beacon_schemas.validator(root, name) for name in BEACON_COLLECTIONS}
 
 
 def _errors(validator: Draft202012Validator, records: list[dict[str, Any]]) -> list[str]:
