@@ -34,9 +34,6 @@ from genofed.ingest import (
 from genofed.model import vrs_id
 from genofed.store import NodeStore
 
-RAW = "https://raw.githubusercontent.com/ga4gh-beacon/beacon-v2/main/"
-VRS_13 = "https://w3id.org/ga4gh/schema/vrs/1.3/vrs.json"
-MODELS = "models/json/beacon-v2-default-model"
 RECORDS = 250  # VCF records of the CINECA file kept for the variant part (keeps the test fast)
 runner = CliRunner()
 assert beacon_cli.export_beacon is not None  # the import registers `genofed export beacon`

@@ -347,6 +347,23 @@ def test_vcf_reader__column_faults_that_balance_in_total_are_found(tmp_path: Pat
         _read(path)
 
 
+@pytest.mark.parametrize("source", ["records", "germline_small.vcf"])  # text route; htslib route
+def test_vcf_reader__crlf_line_endings_read_like_lf(tmp_path: Path, source: str) -> None:
+    text = "".join(r + "\n" for r in _records(6)) if source == "records" else (DATA / source).read_text()
+    # The same file name: analysis IDs are made from it.
+    (tmp_path / "lf").mkdir()
+    (tmp_path / "crlf").mkdir()
+    lf = tmp_path / "lf" / "x.vcf"
+    lf.write_bytes((HEADER + text if source == "records" else text).encode())
+    crlf = tmp_path / "crlf" / "x.vcf"
+    crlf.write_bytes(lf.read_bytes().replace(b"\n", b"\r\n"))
+    _, expected = _read(lf)
+    _, tables = _read(crlf)
+    for name in ("variant_sites", "variant_calls"):
+        assert tables[name].num_rows > 0
+        assert tables[name].equals(expected[name]), name
+
+
 def test_vcf_reader__faults_surface_in_line_order(tmp_path: Path) -> None:
     # Line 6's genotype is only decoded when its block is, after line 8 was read: still reported first.
     records = _records(6)

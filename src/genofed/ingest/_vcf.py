@@ -87,7 +87,7 @@ _QUEUED_READS = 4
 # The text route's genotype words (4 bytes: allele, separator, allele, tab; little-endian uint32).
 _HOM_REF_WORD = int.from_bytes(b"0/0\t", "little")
 _HOM_REF_PHASED_WORD = int.from_bytes(b"0|0\t", "little")
-_TAB, _NEWLINE, _SLASH, _BAR = ord("\t"), ord("\n"), ord("/"), ord("|")
+_TAB, _NEWLINE, _CR, _SLASH, _BAR = ord("\t"), ord("\n"), ord("\r"), ord("/"), ord("|")
 # Allele byte -> allele + 1 as htslib codes it; 0 for '.', -1 for a byte that is no allele.
 _TEXT_ALLELE = np.full(256, -1, dtype=np.int32)
 _TEXT_ALLELE[ord(".")] = 0
@@ -610,15 +610,11 @@ class _Block:
         reader = self.reader
         genotypes: Any = None
         if self.from_text:
-            # The tabs after INFO and after FORMAT (the 8th and 9th of the line).
-            find = text.find
-            info_end = start - 1
-            for _ in range(8):
-                info_end = find(b"\t", info_end + 1, end)
-                if info_end < 0:
-                    break
+            # FORMAT is "GT" when the first "\tGT\t" has 7 tabs before it (a REF or ID of "GT"
+            # comes first only in lines that then go to htslib whole, which is still right).
+            info_end = text.find(b"\tGT\t", start, end)
             columns = info_end + 4  # after "GT" and its tab
-            if info_end >= 0 and text.startswith(b"\tGT\t", info_end) and end - columns == self.text_width:
+            if info_end >= 0 and end - columns == self.text_width and text.count(b"\t", start, info_end) == 7:
                 variant = reader._parse_sites(text[start:info_end], line_no)
                 self.text_records.append(self.n)
                 self.text_sources.append(text)
@@ -1317,9 +1313,13 @@ class _TextLines(threading.Thread):
     def _check(self, text: bytes, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> None:
         """Queue the lines ``text[starts[k]:ends[k]]``; raise for the first empty one.
 
+        A line's end drops the ``\r`` of a CRLF line ending, as htslib's own line reader does.
         Column counts are the reader's to check, line by line: the text route reads exactly
         9 + samples columns or hands the line to :meth:`VcfReader._parse_line`, which counts them.
         """
+        carriage = (ends > starts) & (np.frombuffer(text, dtype=np.uint8)[ends - 1] == _CR)
+        if carriage.any():
+            ends = ends - carriage
         empty = np.flatnonzero(starts == ends)
         if len(empty):
             k = int(empty[0])
