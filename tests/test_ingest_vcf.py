@@ -297,6 +297,7 @@ MIXED = [
     "1\t500\t.\tG\tA,C\t.\tPASS\t.\tGT\t1/2\t2|0\t0|0\t.|.",
     "1\t600\t.\tT\tA\t.\tPASS\t.\tGT\t0/1/1\t0/0\t1|1\t0/1",  # triploid
     "1\t700\t.\tT\tC\t.\tPASS\t.\tGT\t0/0\t0|0\t0/0\t0|0",  # hom-ref only: no call
+    "1\t800\tGT\tGT\tG\t.\tPASS\t.\tGT\t0/1\t0/0\t1/1\t./.",  # ID and REF "GT" before FORMAT
 ]
 
 
@@ -328,6 +329,7 @@ def test_vcf_reader__text_route_agrees_with_htslib_on_every_kind_of_line(
         assert (399, "T", "S1", "0/1", "het", 5) in calls  # DP from htslib's parse of the line
         assert (599, "A", "S1", "0/1/1", "het", None) in calls
         assert 699 not in {c[0] for c in calls}
+        assert (800, "", "S3", "1/1", "hom", None) in calls
         sites = _rows(text["variant_sites"], "start", "alt", "allele_count", "allele_number")
         assert (99, "G", 4, 5) in sites  # S3 ./. and S4 .|1 lower AN
         assert (199, "CG", 1, 7) in sites

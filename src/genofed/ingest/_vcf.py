@@ -67,6 +67,7 @@ from genofed.model import (
     normalise_chromosome,
     trim_alleles,
     variant_id,
+    with_vrs_ids,
 )
 
 from ._annotation import Annotation, AnnotationParser
@@ -610,11 +611,15 @@ class _Block:
         reader = self.reader
         genotypes: Any = None
         if self.from_text:
-            # FORMAT is "GT" when the first "\tGT\t" has 7 tabs before it (a REF or ID of "GT"
-            # comes first only in lines that then go to htslib whole, which is still right).
+            # FORMAT is "GT" when a "\tGT\t" has 7 tabs before it (an ID, REF or ALT of "GT"
+            # may come first).
             info_end = text.find(b"\tGT\t", start, end)
+            tabs = text.count(b"\t", start, info_end) if info_end >= 0 else -1
+            while 0 <= tabs < 7:
+                info_end = text.find(b"\tGT\t", info_end + 1, end)
+                tabs = text.count(b"\t", start, info_end) if info_end >= 0 else -1
             columns = info_end + 4  # after "GT" and its tab
-            if info_end >= 0 and end - columns == self.text_width and text.count(b"\t", start, info_end) == 7:
+            if tabs == 7 and end - columns == self.text_width:
                 variant = reader._parse_sites(text[start:info_end], line_no)
                 self.text_records.append(self.n)
                 self.text_sources.append(text)
@@ -755,7 +760,9 @@ class _Block:
             sites, calls = self._tables()
         finally:
             self._reset()
-        yield "variant_sites", sites
+        # GA4GH VRS identifiers: substitutions from the refget digests alone; indels only with the
+        # FASTA (fully justified), else none -- never a wrong one.
+        yield "variant_sites", with_vrs_ids(sites, reference=self.fasta)
         yield "variant_calls", calls
 
     # -- per block --------------------------------------------------------------------------------
@@ -906,7 +913,9 @@ class _Block:
             )
         record = np.concatenate([p.record for p in parts])
         sample = np.concatenate([p.sample for p in parts])
-        order = np.lexsort((sample, record))
+        # Each part is in (record, sample) order and a record's entries all come from one part,
+        # so a stable sort by record merges them (numpy's stable sort merges two runs in one pass).
+        order = np.argsort(record, kind="stable")
         return _Entries(
             record[order],
             sample[order],
