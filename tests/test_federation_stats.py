@@ -24,7 +24,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from rich.console import Console
 from statsmodels.duration.hazard_regression import PHReg
-from statsmodels.genmod.families import Binomial, Gaussian
+from statsmodels.genmod.families import Binomial, Gaussian, Poisson
 from statsmodels.genmod.generalized_linear_model import GLM
 
 from genofed.api import (
@@ -284,6 +284,41 @@ def test_glm__logistic_and_gaussian_coefficients_equal_statsmodels(nodes: Nodes)
             list(oracle.bse), rel=1e-6, abs=1e-6
         )
         assert fit.n == len(data)
+
+
+def test_glm__poisson_rate_model_with_log_follow_up_offset_equals_statsmodels(nodes: Nodes) -> None:
+    analysis = GlmAnalysis(
+        outcome="deceased",  # type: ignore[arg-type]
+        family="poisson",  # type: ignore[arg-type]
+        covariates=COVARIATES,
+        offset="log_follow_up_years",  # type: ignore[arg-type]
+    )
+    with nodes.federation(DEFAULT) as fed:
+        answer = fed.run(Study(name="death rates", analyses=(analysis,))).answers[0]
+    assert answer.complete, answer.missing_reasons()
+    fit = answer.combined
+    assert isinstance(fit, CombinedModelFit)
+    data = nodes.pooled()
+    data = data[
+        data["age_at_diagnosis"].notna()
+        & data["sex"].isin(["female", "male"])
+        & data["vital_status"].isin(["alive", "deceased"])
+        & (data["time"] > 0)
+    ]
+    x = np.column_stack(
+        [np.ones(len(data)), data[["kras", "age_at_diagnosis", "female"]].to_numpy(dtype=float)]
+    )
+    oracle = GLM(
+        data["event"].to_numpy(), x, family=Poisson(), offset=np.log(data["time"].to_numpy() / 365.25)
+    ).fit()
+    assert [c.estimate for c in fit.coefficients] == pytest.approx(list(oracle.params), rel=1e-6, abs=1e-6)
+    assert [c.standard_error for c in fit.coefficients] == pytest.approx(list(oracle.bse), rel=1e-6, abs=1e-6)
+    assert fit.n == len(data)
+
+
+def test_glm__offset_only_with_poisson() -> None:
+    with pytest.raises(ValueError, match="an offset goes with family poisson"):
+        GlmAnalysis(outcome="deceased", family="binomial", offset="log_follow_up_years")  # type: ignore[arg-type]
 
 
 def test_cox__a_refusing_node_is_named_and_the_fit_uses_the_others(nodes: Nodes) -> None:

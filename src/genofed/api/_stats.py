@@ -122,6 +122,13 @@ class Outcome(StrEnum):
     SURVIVAL_DAYS = "overall_survival_days"  # days (members without a time left out)
 
 
+class Offset(StrEnum):
+    """A GLM offset derived at the node (a fixed log-scale term with coefficient 1)."""
+
+    #: log of follow-up in years (overall survival days / 365.25): deaths per person-year with poisson
+    LOG_FOLLOW_UP_YEARS = "log_follow_up_years"
+
+
 class GlmFamily(StrEnum):
     """GLM families with their canonical links."""
 
@@ -184,12 +191,13 @@ class CoxAnalysis(_Wire):
 
 
 class GlmAnalysis(_Wire):
-    """A GLM with an intercept; poisson models of survival days have no offset, counts use one."""
+    """A GLM with an intercept; a poisson model of deaths with the log follow-up offset is a rate model."""
 
     kind: Literal["glm"] = "glm"
     outcome: Outcome
     family: GlmFamily
     covariates: tuple[Covariate, ...] = Field(default=(), max_length=50)
+    offset: Offset | None = Field(default=None, description="a derived offset (poisson only)")
     beta: tuple[float, ...] | None = Field(
         default=None, description="the coordinator's iterate, intercept first (zeros if None)"
     )
@@ -198,7 +206,10 @@ class GlmAnalysis(_Wire):
     def _fits(self) -> GlmAnalysis:
         _unique(self.covariates)
         binary = self.outcome in (Outcome.RESPONSE, Outcome.DECEASED)
-        if binary and self.family is not GlmFamily.BINOMIAL:
+        if self.offset is not None and self.family is not GlmFamily.POISSON:
+            raise ValueError("an offset goes with family poisson (a rate model)")
+        rate = self.offset is not None and self.outcome is Outcome.DECEASED
+        if binary and not rate and self.family is not GlmFamily.BINOMIAL:
             raise ValueError(f"the outcome {self.outcome.value} is binary: use family binomial")
         if not binary and self.family is GlmFamily.BINOMIAL:
             raise ValueError(f"the outcome {self.outcome.value} is not binary: use gaussian or poisson")

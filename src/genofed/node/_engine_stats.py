@@ -216,12 +216,23 @@ def _score_information(
             y = (status == "deceased").astype(np.float64)
         else:
             y, _, present = _survival(columns)
+        offset = None
+        if analysis.offset is not None:  # the only offset: log follow-up in years
+            days, _, timed = _survival(columns)
+            present = present & timed & (days > 0)
+            offset = np.log(np.where(days > 0, days, 1.0) / 365.25)
         keep = usable & present
         left_out = _left_out(n - int(keep.sum()), policy, "no outcome or a missing covariate", applied)
         design = np.column_stack([np.ones(int(keep.sum())), x[keep]])
         beta = np.asarray(analysis.beta if analysis.beta is not None else np.zeros(design.shape[1]))
         glm = glm_node_step(
-            design, y[keep], beta, family=Family(analysis.family.value), limits=limits, min_cell_count=k
+            design,
+            y[keep],
+            beta,
+            family=Family(analysis.family.value),
+            offset=None if offset is None else offset[keep],
+            limits=limits,
+            min_cell_count=k,
         )
         result = ScoreInformation(
             model="glm",
