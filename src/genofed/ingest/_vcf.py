@@ -1322,7 +1322,7 @@ class _TextLines(threading.Thread):
     def _check(self, text: bytes, starts: npt.NDArray[np.intp], ends: npt.NDArray[np.intp]) -> None:
         """Queue the lines ``text[starts[k]:ends[k]]``; raise for the first empty one.
 
-        A line's end drops the ``\r`` of a CRLF line ending, as htslib's own line reader does.
+        A line's end drops the carriage return of a CRLF line ending, as htslib's own line reader does.
         Column counts are the reader's to check, line by line: the text route reads exactly
         9 + samples columns or hands the line to :meth:`VcfReader._parse_line`, which counts them.
         """
