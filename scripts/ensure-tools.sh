@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the external programs the test oracles use (bcftools, tabix) from Debian's packages when
-# they are missing and we may install them. Tests that need them skip with a reason otherwise.
+# Installs the external programs the tests use -- bcftools and tabix (oracles), Chromium (browser tests,
+# driven by Playwright without its own browser download) -- from Debian's packages when they are missing
+# and we may install them. Tests that need them skip with a reason otherwise.
 set -u
 missing=()
 command -v bcftools >/dev/null 2>&1 || missing+=(bcftools)
 command -v tabix >/dev/null 2>&1 || missing+=(tabix)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} from Debian's packages"

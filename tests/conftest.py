@@ -32,3 +32,29 @@ def store(tmp_path: Path) -> Iterator[NodeStore]:
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts without a node secret in the environment."""
     monkeypatch.delenv("GENOFED_NODE_SECRET", raising=False)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Chromium's background services try to reach Google; this machine's closed network refuses them.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Headless Debian Chromium driven by Playwright (a ``playwright.sync_api.Browser``)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed (`make tools` installs it as root)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
