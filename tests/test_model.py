@@ -46,6 +46,7 @@ def test_tables__cover_the_architecture() -> None:
         "phenotypes",
         "interpretations",
         "drivers",
+        "sample_qc",
     }
 
 

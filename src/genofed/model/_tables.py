@@ -32,6 +32,7 @@ __all__ = [
     "Interpretation",
     "Phenotype",
     "Response",
+    "SampleQc",
     "Specimen",
     "StructuralVariant",
     "Treatment",
@@ -372,6 +373,23 @@ class Driver(Record):
     max_copy_number: Annotated[float | None, Field(description="maximum copy number over the gene")] = None
 
 
+class SampleQc(Record):
+    """The node's QC verdict on one analysis under its sample-QC policy (``genofed qa flag``).
+
+    Written as one batch that replaces the previous verdicts. Analyses that fail are left out of every
+    analysis the node answers -- and people whose every analysis fails, with all their records -- unless
+    a study asks for them (``include_failed_qc``).
+    """
+
+    table = "sample_qc"
+
+    individual_id: IndividualId
+    analysis_id: AnalysisId
+    passed: Annotated[bool, Field(description="the analysis meets every threshold of the policy")]
+    reasons: Annotated[str | None, Field(description="the thresholds it misses, '; '-separated")] = None
+    policy: Annotated[str, Field(description="the thresholds applied, as text")] = ""
+
+
 TABLES: dict[str, type[Record]] = {
     record.table: record
     for record in (
@@ -389,5 +407,6 @@ TABLES: dict[str, type[Record]] = {
         Phenotype,
         Interpretation,
         Driver,
+        SampleQc,
     )
 }

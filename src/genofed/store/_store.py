@@ -10,6 +10,12 @@ Layout of a store directory::
     staging/<id>/...                    a batch being written
     spill/                              DuckDB's spill directory
 
+Reading: the tables are DuckDB views in two schemas. ``all_samples`` holds every live row; the default
+schema holds the same views without the analyses that failed the node's sample QC (the ``sample_qc``
+table, written by ``genofed qa flag``), without the people whose every analysis failed, and with the
+allele counts of ``variant_sites`` reduced by the failed samples' calls. ``including_failed_qc()``
+switches the reads of a block of code to ``all_samples``, for a study that asks for them.
+
 Writing a batch: every table goes to ``staging/<id>``; on success the directory is renamed into
 ``batches/`` (still invisible) and a new catalog that lists it, and drops any batch with the same
 replacement key, replaces ``catalog.json`` by one rename. An error or a crash at any point before that
@@ -31,6 +37,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +61,9 @@ STORE_FORMAT = 1
 SECRET_ENV = "GENOFED_NODE_SECRET"
 ROW_GROUP_ROWS = 100_000
 _WARNINGS_LOCK = threading.Lock()
+ALL_SAMPLES = "all_samples"
+# Set by NodeStore.including_failed_qc(): reads in this context see the analyses that failed QC.
+_INCLUDE_FAILED_QC: ContextVar[bool] = ContextVar("genofed_include_failed_qc", default=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,27 +158,34 @@ class NodeStore:
         return self._pseudonymiser(source_id)
 
     # -- writing ---------------------------------------------------------------------------------
-    def begin_batch(self, *, kind: str, source: str, key: str) -> BatchWriter:
+    def begin_batch(self, *, kind: str, source: str, key: str, derived: bool = False) -> BatchWriter:
         """Start an atomic batch. Use as a context manager; it publishes on success.
 
         ``key`` says what the batch replaces: a published batch with the same key (e.g. the same
-        analyses re-ingested) is dropped when this one is published.
+        analyses re-ingested) is dropped when this one is published. ``derived`` batches are computed
+        from the store itself: their identifiers are pseudonyms already and are written as they are.
         """
-        return BatchWriter(self, kind=kind, source=source, key=self._pseudonymiser(key))
+        return BatchWriter(self, kind=kind, source=source, key=self._pseudonymiser(key), derived=derived)
 
     def write_batch(self, tables: Mapping[str, pa.Table], *, kind: str, source: str, key: str) -> BatchInfo:
         """Write whole tables as one atomic batch (the non-streaming form of :meth:`begin_batch`)."""
         return self.write_stream(tables.items(), kind=kind, source=source, key=key)
 
     def write_stream(
-        self, chunks: Iterable[tuple[str, pa.Table]], *, kind: str, source: str, key: str
+        self,
+        chunks: Iterable[tuple[str, pa.Table]],
+        *,
+        kind: str,
+        source: str,
+        key: str,
+        derived: bool = False,
     ) -> BatchInfo:
         """Write a stream of ``(table name, rows)`` chunks as one atomic batch.
 
         This is how adapters' output reaches the store: if the stream raises part-way (a bad record
         at line N), nothing is published and the store is exactly as before.
         """
-        with self.begin_batch(kind=kind, source=source, key=key) as writer:
+        with self.begin_batch(kind=kind, source=source, key=key, derived=derived) as writer:
             for name, table in chunks:
                 writer.write(name, table)
         assert writer.info is not None
@@ -227,18 +244,40 @@ class NodeStore:
                 found.extend(sorted(base.rglob("*.parquet")))
         return found
 
+    @contextmanager
+    def including_failed_qc(self, include: bool = True) -> Iterator[None]:
+        """Within the block, reads in this context (thread or task) also see analyses that failed QC."""
+        token = _INCLUDE_FAILED_QC.set(include)
+        try:
+            yield
+        finally:
+            _INCLUDE_FAILED_QC.reset(token)
+
     def connection(self) -> duckdb.DuckDBPyConnection:
-        """A cursor on the store's long-lived DuckDB database, its views current with the catalog."""
+        """A cursor on the store's long-lived DuckDB database, its views current with the catalog.
+
+        Its tables leave out analyses that failed sample QC, unless inside :meth:`including_failed_qc`.
+        """
         with self._lock:
             if self._con is None:
                 self._con = duckdb.connect(config=self._duckdb_config())
                 # A setting of the parquet extension: only settable once that extension is loaded.
                 self._con.execute("SET parquet_metadata_cache = true")
+                self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {ALL_SAMPLES}")
             catalog = self.catalog
             if self._views_for != catalog.version:
                 self._create_views(self._con)
                 self._views_for = catalog.version
-            return self._con.cursor()
+            cursor = self._con.cursor()
+        if _INCLUDE_FAILED_QC.get():
+            cursor.execute(f"SET search_path = '{ALL_SAMPLES}'")
+        return cursor
+
+    def failed_qc_analyses(self) -> int:
+        """How many live analyses the sample-QC verdicts leave out."""
+        with self.including_failed_qc():
+            table = self.execute("SELECT count(*) AS n FROM sample_qc WHERE NOT passed")
+        return int(table.column("n")[0].as_py())
 
     def _duckdb_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -250,6 +289,18 @@ class NodeStore:
         return config
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._create_source_views(con)
+        failed = con.execute(
+            f"SELECT count(*) FROM {ALL_SAMPLES}.sample_qc WHERE NOT passed"
+        ).fetchone()
+        for name, record in TABLES.items():
+            if failed and failed[0]:
+                select = _qc_filtered_select(name, record)
+            else:
+                select = f'SELECT * FROM {ALL_SAMPLES}."{name}"'
+            con.execute(f'CREATE OR REPLACE VIEW main."{name}" AS {select}')
+
+    def _create_source_views(self, con: duckdb.DuckDBPyConnection) -> None:
         for name, record in TABLES.items():
             paths = [str(p) for p in self.files(name)]
             if paths:
@@ -273,9 +324,10 @@ class NodeStore:
                     else f'CAST(NULL AS {_DUCKDB_TYPES[c.arrow]}) AS "{c.name}"'
                     for c in columns(record)
                 )
-                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT {select}, batch_id FROM {source}')
+                view = f'{ALL_SAMPLES}."{name}"'
+                con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT {select}, batch_id FROM {source}")
             else:
-                con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {_empty_select(record)}')
+                con.execute(f'CREATE OR REPLACE VIEW {ALL_SAMPLES}."{name}" AS {_empty_select(record)}')
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> pa.Table:
         """Run one SQL statement over the store's views and return the result as Arrow."""
@@ -320,6 +372,52 @@ _DUCKDB_TYPES = {
     pa.float32(): "FLOAT",
     pa.bool_(): "BOOLEAN",
 }
+
+
+_FAILED_ANALYSES = f"SELECT analysis_id FROM {ALL_SAMPLES}.sample_qc WHERE NOT passed"
+# People with at least one verdict and no passing analysis.
+_FAILED_PEOPLE = (
+    f"SELECT individual_id FROM {ALL_SAMPLES}.sample_qc GROUP BY individual_id HAVING NOT bool_or(passed)"
+)
+
+
+def _qc_filtered_select(name: str, record: type[Record]) -> str:
+    """The rows of ``name`` that a QC-respecting analysis may use."""
+    source = f'{ALL_SAMPLES}."{name}"'
+    if name == "sample_qc":
+        return f"SELECT * FROM {source}"
+    if name == "variant_sites":
+        # Sites hold AC/AN/hom counted at ingest; take the failed samples' share back out. A failed
+        # sample is assumed to have been called (two alleles) at every site of its batch: the same
+        # no-no-calls assumption the per-cohort AN of allele-frequency queries makes.
+        return f"""
+            SELECT s.* REPLACE (
+                s.allele_count - coalesce(f.ac, 0) AS allele_count,
+                s.allele_number - 2 * coalesce(b.samples, 0) AS allele_number,
+                s.homozygous_count - coalesce(f.hom, 0) AS homozygous_count)
+            FROM {source} AS s
+            LEFT JOIN (
+                SELECT c.batch_id, c.variant_id, sum(c.alt_copies)::INTEGER AS ac,
+                       count(*) FILTER (WHERE c.zygosity = 'hom')::INTEGER AS hom
+                FROM {ALL_SAMPLES}.variant_calls AS c
+                WHERE c.analysis_id IN ({_FAILED_ANALYSES})
+                GROUP BY c.batch_id, c.variant_id
+            ) AS f ON f.batch_id = s.batch_id AND f.variant_id = s.variant_id
+            LEFT JOIN (
+                SELECT a.batch_id, count(DISTINCT a.analysis_id)::INTEGER AS samples
+                FROM {ALL_SAMPLES}.analyses AS a
+                WHERE a.analysis_id IN ({_FAILED_ANALYSES})
+                GROUP BY a.batch_id
+            ) AS b ON b.batch_id = s.batch_id
+            WHERE s.allele_count - coalesce(f.ac, 0) > 0"""
+    names = {c.name for c in columns(record)}
+    conditions = []
+    if "analysis_id" in names:
+        conditions.append(f"analysis_id NOT IN ({_FAILED_ANALYSES})")
+    if "individual_id" in names:
+        conditions.append(f"individual_id NOT IN ({_FAILED_PEOPLE})")
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT * FROM {source}{where}"
 
 
 def _empty_select(record: type[Record]) -> str:
@@ -418,6 +516,7 @@ class BatchWriter:
     kind: str
     source: str
     key: str
+    derived: bool = False
     info: BatchInfo | None = None
     _batch_id: str = ""
     _staging: Path = field(default_factory=Path)
@@ -450,7 +549,8 @@ class BatchWriter:
             conformed = conform(record, data)
         except ValueError as exc:
             raise StoreError(f"batch from {self.source}: {exc}") from exc
-        conformed = self._pseudonymise(record, conformed)
+        if not self.derived:
+            conformed = self._pseudonymise(record, conformed)
         self._rows[table] = self._rows.get(table, 0) + conformed.num_rows
         self._thread.submit(record, table, conformed)
 
