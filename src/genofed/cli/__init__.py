@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     _kb,
     _node,
     _phenopackets,
+    _portal,
     _query,
     _report,
     _sources,

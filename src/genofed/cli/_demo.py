@@ -10,7 +10,8 @@ What it does, in order:
    the three nodes as separate ``genofed node serve`` processes on loopback ports;
 4. asks every node the demo study through the coordinator with a researcher's passport, prints
    each node's answer and the combined one, and writes an HTML report;
-5. stops the nodes (with ``--keep-running``, leaves them serving until interrupted).
+5. when run interactively (a terminal, ``CI`` unset) or with ``--keep-running``, serves the researcher
+   portal over the nodes and prints its URL until interrupted; then stops the nodes.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ def demo(
     ] = 1.0,
     seed: Annotated[int, typer.Option(min=0, help="random seed of the synthetic cohorts")] = 0,
     keep_running: Annotated[
-        bool, typer.Option("--keep-running", help="leave the nodes serving until interrupted")
+        bool, typer.Option("--keep-running", help="serve the portal and nodes until interrupted, even in CI")
     ] = False,
 ) -> None:
     """Three national nodes (SE, NL, DK) on loopback, each from its own source format; a federated study."""
@@ -298,8 +299,11 @@ def demo(
                     print_answer(n, answer)
                 write_report(result, out / report)
                 console.print(f"report: {out / report}")
-        if keep_running:
-            console.print("nodes keep serving; press Ctrl-C to stop them")
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    time.sleep(1)
+        # Interactively (a terminal, CI unset) the portal serves until Ctrl-C; in CI the demo ends here.
+        if keep_running or (sys.stdin.isatty() and not os.environ.get("CI")):
+            from ._portal import serve_portal
+
+            def ready(url: str) -> None:
+                console.print(f"portal: [bold]{url}[/] (sign in by any name); press Ctrl-C to stop")
+
+            serve_portal(registry_path, broker=out / "broker", port=_free_port(), on_ready=ready)

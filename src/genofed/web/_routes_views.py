@@ -1,0 +1,158 @@
+"""The analysis views: mutation frequency, survival, models, and the decision-support pages.
+
+Each view reads its options from the query string, runs its study (:mod:`genofed.web._params`) with
+the user's passport and renders the answer with the per-node outcomes beside it.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from genofed.api import AnalysisRequest, Study
+from genofed.model import Sex
+
+from ._deps import CohortDep, PortalDep, UserDep
+from ._params import (
+    ModelKind,
+    ModelOptions,
+    MutationOptions,
+    Stratifier,
+    SurvivalOptions,
+    cohort_query,
+    count_study,
+    describe_cohort,
+    model_study,
+    mutation_study,
+    survival_study,
+)
+from ._views import count_panel, model_panel, mutation_panel, survival_panel
+
+__all__ = ["CDS_VIEWS", "analysis_kinds", "router", "study_for"]
+
+router = APIRouter(tags=["views"])
+
+
+def study_for(view: str, request: Request, cohort: typing.Any) -> tuple[Study, typing.Any]:
+    """The study a view asks, and its parsed options (QueryError names a wrong option)."""
+    params = request.query_params
+    if view == "cohort":
+        return count_study(cohort), None
+    if view == "mutations":
+        m = MutationOptions.parse(params, cohort)
+        return mutation_study(cohort, m), m
+    if view == "survival":
+        s = SurvivalOptions.parse(params, cohort)
+        return survival_study(cohort, s), s
+    if view == "models":
+        o = ModelOptions.parse(params, cohort, covariates=params.getlist("covariate"))
+        return model_study(cohort, o), o
+    raise KeyError(view)
+
+
+def _page(
+    request: Request, portal: typing.Any, template: str, view: str, cohort: typing.Any, **extra: typing.Any
+) -> HTMLResponse:
+    return portal.render(  # type: ignore[no-any-return]
+        request,
+        template,
+        view=view,
+        cohort=cohort,
+        description=describe_cohort(cohort),
+        cohort_query=cohort_query(cohort),
+        **extra,
+    )
+
+
+@router.get("/mutations", response_class=HTMLResponse, name="mutations")
+async def mutations(request: Request, portal: PortalDep, user: UserDep, cohort: CohortDep) -> HTMLResponse:
+    """Mutation frequency per gene (bar chart) and per gene and tumour type (heat map)."""
+    study, options = study_for("mutations", request, cohort)
+    result = await portal.run(user, study, concurrent=True)
+    return _page(
+        request, portal, "mutations.html.j2", "mutations", cohort,
+        options=options, panel=mutation_panel(result), count=count_panel(result.answers[0]),
+        view_query=list(options.query().items()),
+    )  # fmt: skip
+
+
+@router.get("/survival", response_class=HTMLResponse, name="survival")
+async def survival(request: Request, portal: PortalDep, user: UserDep, cohort: CohortDep) -> HTMLResponse:
+    """Kaplan–Meier curves with confidence bands and the log-rank test, by a chosen stratifier."""
+    study, options = study_for("survival", request, cohort)
+    result = await portal.run(user, study)
+    return _page(
+        request, portal, "survival.html.j2", "survival", cohort,
+        options=options, panel=survival_panel(result), count=count_panel(result.answers[0]),
+        stratifiers=[(s.value, SurvivalOptions.LABELS[s]) for s in Stratifier],
+        view_query=list(options.query().items()),
+    )  # fmt: skip
+
+
+@router.get("/models", response_class=HTMLResponse, name="models")
+async def models(request: Request, portal: PortalDep, user: UserDep, cohort: CohortDep) -> HTMLResponse:
+    """A Cox model of overall survival (stratified by node) or a GLM, as a forest plot and a table."""
+    study, options = study_for("models", request, cohort)
+    result = await portal.run(user, study)
+    return _page(
+        request, portal, "models.html.j2", "models", cohort,
+        options=options, panel=model_panel(result), count=count_panel(result.answers[0]),
+        kinds=[k.value for k in ModelKind], sexes=[s.value for s in Sex],
+        view_query=options.query(),
+    )  # fmt: skip
+
+
+def analysis_kinds() -> frozenset[str]:
+    """The analysis kinds the node API (``genofed.api``) defines, read from its request model."""
+    annotation = AnalysisRequest.model_fields["analysis"].annotation
+    kinds: set[str] = set()
+    for member in typing.get_args(annotation):
+        field = getattr(member, "model_fields", {}).get("kind")
+        if field is not None:
+            kinds.update(str(k) for k in typing.get_args(field.annotation))
+    return frozenset(kinds)
+
+
+#: Decision-support views: (route name, title, the API analysis kind that would back it, what it shows).
+CDS_VIEWS = {
+    "wgs_benefit": (
+        "WGS benefit",
+        "wgs_benefit",
+        "Which tumour types gain most actionable findings from whole-genome sequencing over a gene "
+        "panel, ranked, from each node's decision-support matches.",
+    ),
+    "patient_report": (
+        "Patient report",
+        "patient_report",
+        "One patient's actionable findings with evidence tiers, for users with record-level access at "
+        "their own node.",
+    ),
+}
+
+
+def _cds_page(request: Request, portal: typing.Any, name: str) -> HTMLResponse:
+    title, kind, what = CDS_VIEWS[name]
+    return portal.render(  # type: ignore[no-any-return]
+        request,
+        "unavailable.html.j2",
+        view=name,
+        title=title,
+        kind=kind,
+        what=what,
+        offered=kind in analysis_kinds(),
+        cohort_query=dict(request.query_params),
+    )
+
+
+@router.get("/wgs-benefit", response_class=HTMLResponse, name="wgs_benefit")
+def wgs_benefit(request: Request, portal: PortalDep, user: UserDep) -> HTMLResponse:
+    """The WGS-benefit ranking (not yet backed by an analysis the nodes answer)."""
+    return _cds_page(request, portal, "wgs_benefit")
+
+
+@router.get("/patient-report", response_class=HTMLResponse, name="patient_report")
+def patient_report(request: Request, portal: PortalDep, user: UserDep) -> HTMLResponse:
+    """The patient report (not yet backed by an analysis the nodes answer)."""
+    return _cds_page(request, portal, "patient_report")
