@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 tools:
 	@bash scripts/ensure-tools.sh
 
+# The shared fixtures beside the checkout add the knowledge bases of the WGS-benefit study.
+KNOWLEDGE := $(wildcard ../shared/fixtures/knowledge)
+
 demo: $(STAMP)
-	$(BIN)/genofed demo --out demo-output
+	$(BIN)/genofed demo --out demo-output $(if $(KNOWLEDGE),--knowledge $(KNOWLEDGE))
 
 test: $(STAMP) tools
 	$(BIN)/ruff check src tests bench

@@ -7,6 +7,7 @@ missing=()
 command -v bcftools >/dev/null 2>&1 || missing+=(bcftools)
 command -v tabix >/dev/null 2>&1 || missing+=(tabix)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)  # Spark backend tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} from Debian's packages"

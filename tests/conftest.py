@@ -9,6 +9,9 @@ import pytest
 
 from genofed.store import NodeStore
 
+# The `as_backend` and `spark` fixtures: query and statistics tests on DuckDB and Spark.
+pytest_plugins = ["backends"]
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
 
@@ -46,9 +49,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Headless Debian Chromium driven by Playwright (a ``playwright.sync_api.Browser``)."""
+    """Headless Debian Chromium driven by Playwright (a ``playwright.sync_api.Browser``).
+
+    Module-scoped: Playwright's sync API keeps an event loop running in the main thread while it is
+    open, which would break later tests that start their own (``asyncio.run``).
+    """
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium not installed (`make tools` installs it as root)")
     sync_api = pytest.importorskip("playwright.sync_api")

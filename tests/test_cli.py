@@ -163,4 +163,12 @@ def test_demo__three_node_processes_answer_a_federated_study(tmp_path: Path) -> 
         for node in ("se", "nl", "dk")
     }
     kinds = {node: {b["kind"] for b in catalog["batches"]} for node, catalog in catalogs.items()}
-    assert kinds == {"se": {"clinical", "gms"}, "nl": {"clinical", "hartwig"}, "dk": {"phenopackets", "vcf"}}
+    # Besides its cohort, each lab ingested its calls of the shared reference sample (a VCF); the
+    # nodes' start-up sample QC published its verdicts.
+    assert kinds == {
+        "se": {"clinical", "gms", "vcf", "sample-qc"},
+        "nl": {"clinical", "hartwig", "vcf", "sample-qc"},
+        "dk": {"phenopackets", "vcf", "sample-qc"},
+    }
+    assert "flagged: nl INDEL PASS: recall significantly below the other labs" in output
+    assert "<svg" in (tmp_path / "proficiency.html").read_text()

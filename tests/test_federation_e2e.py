@@ -12,19 +12,16 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 from typer.testing import CliRunner
 
+from federation_nodes import ISSUER, NODES, Cluster, NodeServer, federation
 from genofed.api import AgeBandDimension, SexDimension, Study, TumourTypeDimension, VariantRef
 from genofed.auth import DemoBroker
 from genofed.cli import app as cli_app
@@ -36,21 +33,17 @@ from genofed.federation import (
     RefusalKind,
     Registry,
 )
-from genofed.ingest import ClinicalReader, SampleSheet, VcfReader
 from genofed.model import Sex
-from genofed.node import NodeSettings, create_app, server_config
+from genofed.node import create_app
 from genofed.privacy import DisclosurePolicy, release_count
-from genofed.query import AlleleFrequencyQuery, CohortCountQuery, CohortFilter, run
+from genofed.query import AlleleFrequencyQuery, CohortFilter, run
 from genofed.store import NodeStore
-from genofed.synth import Country, synthesise, write_cohort
 
 # NodeStore.execute silences a DuckDB copy warning with warnings.catch_warnings(), which is not
 # thread-safe: under concurrent requests the filter can be lost and pytest's "error" would turn the
 # warning into a node failure. Ignoring it for these tests keeps them about the federation.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
-ISSUER = "https://broker.e2e.test"
-NODES = ("se", "nl", "dk")
 PATIENTS = 150
 QUESTIONS = (
     CohortFilter(),
@@ -63,107 +56,18 @@ QUESTIONS = (
 )
 
 
-class NodeServer:
-    """One node app served by uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, settings: NodeSettings) -> None:
-        self.settings = settings
-        self.app = create_app(settings)
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        port = self.socket.getsockname()[1]
-        scheme = "https" if settings.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{port}"
-        config = server_config(settings, self.app)
-        config.log_level = "warning"
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
-
-    def start(self) -> NodeServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"node {self.settings.node_id} did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=20)
-        self.socket.close()
-
-
-@dataclass
-class Cluster:
-    stores: dict[str, Path]
-    servers: dict[str, NodeServer]
-    broker: DemoBroker
-    token: str
-    work: Path
-
-    def settings(self, node: str, *, state: str, **extra: object) -> NodeSettings:
-        data = {
-            "node_id": node,
-            "country": node.upper(),
-            "data_dir": str(self.stores[node]),
-            "state_dir": str(self.work / state),
-            "policy": str(self.work / "policy.yaml"),
-            "trusted_issuers": [{"issuer": ISSUER, "jwks": str(self.work / "broker" / "jwks.json")}],
-            **extra,
-        }
-        return NodeSettings.from_mapping(data, base=self.work)
-
-    def registry(self, urls: dict[str, str] | None = None, **extra: object) -> Registry:
-        urls = urls or {n: s.url for n, s in self.servers.items()}
-        nodes = [{"id": n, "url": u, "country": n.upper()} for n, u in urls.items()]
-        return Registry.from_data({"nodes": nodes, "timeout": 20, "retries": 1, "backoff": 0.05, **extra})
-
-    def truth(self, cohort: CohortFilter) -> dict[str, int]:
-        out = {}
-        for node, path in self.stores.items():
-            with NodeStore.open(path) as store:
-                out[node] = run(store, CohortCountQuery(filter=cohort)).individuals
-        return out
-
-
-def _build_store(country: Country, seed: int, directory: Path) -> Path:
-    manifest = write_cohort(synthesise(country, PATIENTS, seed), directory / "sources")
-    readers = [
-        VcfReader(manifest.somatic_vcf, samples=SampleSheet.read(manifest.somatic_samples)),
-        VcfReader(manifest.germline_vcf, samples=SampleSheet.read(manifest.germline_samples)),
-        ClinicalReader(manifest.clinical_tables, manifest.mapping),
-    ]
-    with NodeStore.open(directory / "store", create=True) as store:
-        for reader in readers:
-            store.write_stream(reader.chunks(), kind=reader.kind, source=reader.source, key=reader.batch_key)
-    return directory / "store"
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    work = tmp_path_factory.mktemp("federation")
-    stores = {
-        c.value.lower(): _build_store(c, seed, work / c.value.lower())
-        for seed, c in enumerate((Country.SE, Country.NL, Country.DK))
-    }
-    (work / "policy.yaml").write_text("min_cell_count: 5\ndifferencing: {enabled: false}\n")
-    broker = DemoBroker.generate(ISSUER)
-    broker.save(work / "broker")
-    token = broker.passport("alice", audience=list(NODES), datasets=list(NODES))
-    c = Cluster(stores=stores, servers={}, broker=broker, token=token, work=work)
-    for node in NODES:
-        c.servers[node] = NodeServer(c.settings(node, state=f"{node}-state")).start()
+    c = federation(tmp_path_factory.mktemp("federation"), patients=PATIENTS).start()
     try:
         yield c
     finally:
-        for server in c.servers.values():
-            server.stop()
+        c.stop()
 
 
 def test_count__combined_counts_equal_the_pooled_query_or_contain_it(cluster: Cluster) -> None:
     exact = suppressed = 0
-    with Federation(cluster.registry(), token=cluster.token) as fed:
+    with Federation(cluster.registry(), token=cluster.token()) as fed:
         for cohort in QUESTIONS:
             truth = cluster.truth(cohort)
             answer = fed.count(cohort, study="pooled oracle")
@@ -188,7 +92,7 @@ def test_count__combined_counts_equal_the_pooled_query_or_contain_it(cluster: Cl
 
 def test_crosstab__cells_match_the_pooled_counts_by_sex_and_age(cluster: Cluster) -> None:
     cohort = CohortFilter(tumour_type="COADREAD")
-    with Federation(cluster.registry(), token=cluster.token) as fed:
+    with Federation(cluster.registry(), token=cluster.token()) as fed:
         answer = fed.crosstab(cohort, SexDimension(), AgeBandDimension(edges=(60,)))
     assert answer.complete, answer.missing_reasons()
     table = answer.combined
@@ -224,7 +128,7 @@ def test_crosstab__cells_match_the_pooled_counts_by_sex_and_age(cluster: Cluster
 
 
 def test_crosstab__tumour_type_rows_match_the_pooled_counts(cluster: Cluster) -> None:
-    with Federation(cluster.registry(), token=cluster.token) as fed:
+    with Federation(cluster.registry(), token=cluster.token()) as fed:
         answer = fed.crosstab(None, TumourTypeDimension(codes=("COADREAD", "MEL")))
     table = answer.combined
     assert isinstance(table, CombinedCrossTab)
@@ -244,7 +148,7 @@ def test_allele_frequency__combined_counts_equal_the_pooled_allele_counts(cluste
         VariantRef(chrom=s["chrom"], pos=s["start"] + 1, ref=s["ref"], alt=s["alt"], assembly=s["assembly"])
         for s in sites
     ]
-    with Federation(cluster.registry(), token=cluster.token) as fed:
+    with Federation(cluster.registry(), token=cluster.token()) as fed:
         answer = fed.allele_frequency(None, variants)
     assert answer.complete, answer.missing_reasons()
     combined = answer.combined
@@ -285,7 +189,7 @@ def test_run__a_node_stopped_mid_study_gives_a_partial_answer_naming_it(cluster:
             dk.stop()
 
     try:
-        with Federation(cluster.registry(urls), token=cluster.token) as fed:
+        with Federation(cluster.registry(urls), token=cluster.token()) as fed:
             result = fed.run(study, progress=stop_dk_after_first)
     finally:
         dk.stop()
@@ -340,9 +244,9 @@ def test_count__in_process_nodes_over_asgi_give_the_same_answer(cluster: Cluster
         transports = {n: httpx.ASGITransport(app=a) for n, a in apps.items()}
         registry = cluster.registry({n: f"http://{n}.asgi" for n in NODES})
         cohort = CohortFilter(tumour_type="COADREAD", gene="KRAS")
-        with Federation(registry, token=cluster.token, transport=transports) as fed:
+        with Federation(registry, token=cluster.token(), transport=transports) as fed:
             in_process = fed.count(cohort)
-        with Federation(cluster.registry(), token=cluster.token) as fed:
+        with Federation(cluster.registry(), token=cluster.token()) as fed:
             over_http = fed.count(cohort)
     finally:
         for a in apps.values():
@@ -368,7 +272,7 @@ def test_study_run_cli__tables_json_and_report_against_real_nodes(cluster: Clust
         "  - {kind: crosstab, rows: {kind: vital_status}}\n"
     )
     token_file = tmp_path / "token.jwt"
-    token_file.write_text(cluster.token + "\n")
+    token_file.write_text(cluster.token() + "\n")
     runner = CliRunner()
     report = tmp_path / "out" / "report.html"
     args = ["study", "run", str(spec), "--registry", str(registry), "--token-file", str(token_file)]
@@ -463,14 +367,14 @@ def test_count__over_tls_with_the_registrys_ca_bundle(cluster: Cluster, tmp_path
         trusted = Registry.from_data(
             {"nodes": [{"id": "se", "url": server.url, "country": "SE", "ca_bundle": str(ca)}], "retries": 0}
         )
-        with Federation(trusted, token=cluster.token) as fed:
+        with Federation(trusted, token=cluster.token()) as fed:
             answer = fed.count()
         assert answer.complete, answer.missing_reasons()
         assert answer.count.value == cluster.truth(CohortFilter())["se"]
         untrusted = Registry.from_data(
             {"nodes": [{"id": "se", "url": server.url, "country": "SE"}], "retries": 3}
         )
-        with Federation(untrusted, token=cluster.token) as fed:
+        with Federation(untrusted, token=cluster.token()) as fed:
             outcome = fed.count().outcome("se")
         assert outcome.status is OutcomeStatus.FAILED
         assert outcome.attempts == 1, "a certificate that does not verify is not retried"

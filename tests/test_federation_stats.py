@@ -1,6 +1,9 @@
 """Federated Kaplan–Meier, log-rank, Cox and GLM end to end: study → nodes (in process) → coordinator.
 
-Three nodes over synthetic SE, NL and DK cohorts answer through ``httpx.ASGITransport``. The oracle
+Three nodes over synthetic SE, NL and DK cohorts answer through ``httpx.ASGITransport``. (The
+scaffolding -- :class:`Nodes` and the ``nodes`` fixture -- is shared with
+``tests/test_federation_summaries.py``: each cohort also gets a birth region per patient, read through
+the clinical mapping as ``geographic_origin``, and a batch of TMB and purity biomarkers.) The oracle
 is the pooled individuals, read from the stores' tables with plain SQL in this file, and fitted with
 lifelines (Kaplan–Meier, log-rank) and statsmodels (Cox stratified by node, GLM). Where disclosure
 control has no effect (nodes with ``min_cell_count: 1``) the federated numbers must equal the oracle
@@ -12,14 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+import yaml
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import logrank_test
 from rich.console import Console
@@ -52,7 +58,7 @@ from genofed.federation import (
 from genofed.ingest import ClinicalReader, SampleSheet, VcfReader
 from genofed.node import NodeSettings, create_app
 from genofed.store import NodeStore
-from genofed.synth import Country, synthesise, write_cohort
+from genofed.synth import Cohort, Country, synthesise, write_cohort
 
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result:UserWarning")
 
@@ -72,10 +78,29 @@ FROM individuals i
 """
 
 
+#: Birth regions drawn for the synthetic patients (None: not recorded), and their weights.
+ORIGINS = ("Nordic", "Europe", "Asia", "Africa", None)
+ORIGIN_WEIGHTS = (0.6, 0.22, 0.1, 0.05, 0.03)
+#: A region given to exactly two patients per node: a node must never name it unasked.
+RARE_ORIGIN = "Oceania"
+
+
+@dataclass
+class Synthetic:
+    """What a node's store was built from: the cohort, each patient's origin and biomarkers."""
+
+    cohort: Cohort
+    origin: dict[str, str | None]
+    tmb: dict[str, float]  # patients without a TMB are absent
+    purity: dict[str, float]
+
+
 @dataclass
 class Nodes:
     stores: dict[str, Path]
     work: Path
+    synthetic: dict[str, Synthetic] = field(default_factory=dict)
+    apps: dict[str, Any] = field(default_factory=dict)  # the node apps of the last federation() call
 
     def federation(self, policy: str, *, strict: dict[str, str] | None = None) -> Federation:
         apps = {}
@@ -95,6 +120,7 @@ class Nodes:
                 base=self.work,
             )
             apps[node] = create_app(settings)
+        self.apps = apps
         registry = Registry.from_data(
             {"nodes": [{"id": n, "url": f"http://{n}.asgi", "country": n.upper()} for n in NODES]}
         )
@@ -117,8 +143,50 @@ class Nodes:
         return data
 
 
-def _build(country: Country, seed: int, directory: Path) -> Path:
-    manifest = write_cohort(synthesise(country, PATIENTS, seed), directory / "sources")
+def _with_origin(cohort: Cohort, manifest_patients: Path, mapping: Path, seed: int) -> dict[str, str | None]:
+    """Add a birth-region column to the clinical patients table, mapped to ``geographic_origin``."""
+    rng = np.random.default_rng(seed)
+    ids = cohort.patients.column("patient_id").to_pylist()
+    drawn = rng.choice(len(ORIGINS), size=len(ids), p=ORIGIN_WEIGHTS)
+    origin: dict[str, str | None] = {pid: ORIGINS[i] for pid, i in zip(ids, drawn, strict=True)}
+    for pid in ids[:2]:
+        origin[pid] = RARE_ORIGIN
+    spec = yaml.safe_load(mapping.read_text())
+    id_column = spec["files"]["patients"]["id_column"]
+    spec["files"]["patients"]["individuals"]["geographic_origin"] = {"column": "origin"}
+    mapping.write_text(yaml.safe_dump(spec, allow_unicode=True, sort_keys=False))
+    lines = manifest_patients.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    at = header.index(id_column)
+    out = ["\t".join([*header, "origin"])]
+    out += [f"{line}\t{origin[line.split(chr(9))[at]] or ''}" for line in lines[1:]]
+    manifest_patients.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return origin
+
+
+def _biomarkers(cohort: Cohort, seed: int) -> tuple[pa.Table, dict[str, float], dict[str, float]]:
+    """TMB for about nine in ten patients (log-normal), purity for all: a ``biomarkers`` batch."""
+    rng = np.random.default_rng(seed + 1000)
+    ids = cohort.patients.column("patient_id").to_pylist()
+    purity = dict(zip(ids, cohort.patients.column("purity").to_pylist(), strict=True))
+    tmb = {pid: float(np.round(rng.lognormal(1.5, 0.8), 3)) for pid in ids if rng.random() < 0.9}
+    rows = [(pid, "TMB", value) for pid, value in tmb.items()] + [(p, "PURITY", v) for p, v in purity.items()]
+    table = pa.table(
+        {
+            "individual_id": [r[0] for r in rows],
+            "analysis_id": [f"{r[0]}-wgs" for r in rows],
+            "name": [r[1] for r in rows],
+            "value": [float(r[2]) for r in rows],
+        }
+    )
+    return table, tmb, purity
+
+
+def _build(country: Country, seed: int, directory: Path) -> tuple[Path, Synthetic]:
+    cohort = synthesise(country, PATIENTS, seed)
+    manifest = write_cohort(cohort, directory / "sources")
+    origin = _with_origin(cohort, manifest.patients, manifest.mapping, seed)
+    biomarkers, tmb, purity = _biomarkers(cohort, seed)
     readers = [
         VcfReader(manifest.somatic_vcf, samples=SampleSheet.read(manifest.somatic_samples)),
         VcfReader(manifest.germline_vcf, samples=SampleSheet.read(manifest.germline_samples)),
@@ -127,17 +195,22 @@ def _build(country: Country, seed: int, directory: Path) -> Path:
     with NodeStore.open(directory / "store", create=True) as store:
         for reader in readers:
             store.write_stream(reader.chunks(), kind=reader.kind, source=reader.source, key=reader.batch_key)
-    return directory / "store"
+        store.write_stream(iter([("biomarkers", biomarkers)]), kind="biomarkers", source="test", key="bm")
+    return directory / "store", Synthetic(cohort=cohort, origin=origin, tmb=tmb, purity=purity)
 
 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     work = tmp_path_factory.mktemp("stats")
-    stores = {
+    built = {
         c.value.lower(): _build(c, seed + 11, work / c.value.lower())
         for seed, c in enumerate((Country.SE, Country.NL, Country.DK))
     }
-    return Nodes(stores=stores, work=work)
+    return Nodes(
+        stores={n: store for n, (store, _) in built.items()},
+        work=work,
+        synthetic={n: synthetic for n, (_, synthetic) in built.items()},
+    )
 
 
 EXACT = "min_cell_count: 1\ndifferencing: {enabled: false}\n"

@@ -274,10 +274,11 @@ COHORT: list[Batch] = [
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeStore]:
+def cohort(tmp_path_factory: pytest.TempPathFactory, as_backend: Any) -> Iterator[NodeStore]:
+    # Parametrised by backend (tests/backends.py): the same answers on DuckDB and on Spark.
     with NodeStore.open(tmp_path_factory.mktemp("cohort") / "store", create=True) as store:
         write(store, COHORT)
-        yield store
+        yield as_backend(store)
 
 
 def count(store: NodeStore, **conditions: Any) -> int:

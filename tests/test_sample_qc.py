@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -11,7 +13,7 @@ import pytest
 
 from genofed.ingest import VcfReader
 from genofed.model import trim_alleles
-from genofed.qa._sample_qc import SampleQcPolicy, evaluate_sample_qc, flag_samples
+from genofed.qa import SampleQcPolicy, evaluate_sample_qc, flag_samples
 from genofed.query import AlleleFrequencyQuery, run
 from genofed.store import NodeStore
 
@@ -190,3 +192,79 @@ def test_evaluate_sample_qc__judges_previously_failed_analyses_again(qc_store: N
 
     assert verdicts.num_rows == 4
     assert summary.failed == 2  # S2 (12) and S4 (31)
+
+
+# -- on a node: flagged at start-up, left out of answers unless a study asks ------------------------------
+def _node_count(client: object, *, include_failed_qc: bool = False) -> int:
+    response = client.post(  # type: ignore[attr-defined]
+        "/analyses",
+        json={"cohort": {"gene": None}, "include_failed_qc": include_failed_qc},
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["result"]["count"]["value"])
+
+
+def test_node__flags_at_start_up_and_studies_may_ask_for_failed_samples(
+    tmp_path: Path, qc_store: NodeStore
+) -> None:
+    from starlette.exceptions import StarletteDeprecationWarning
+
+    with warnings.catch_warnings():
+        # Starlette would rather its TestClient ran on the httpx2 fork; it works the same on httpx.
+        warnings.simplefilter("ignore", StarletteDeprecationWarning)
+        from fastapi.testclient import TestClient
+
+    from genofed.node import NodeSettings, create_app
+    from genofed.privacy import verify_audit_log
+
+    (tmp_path / "policy.yaml").write_text("min_cell_count: 1\ndifferencing: {enabled: false}\n")
+    settings = NodeSettings.from_mapping(
+        {
+            "node_id": "se",
+            "country": "SE",
+            "data_dir": str(qc_store.root),
+            "state_dir": str(tmp_path / "state"),
+            "policy": "policy.yaml",
+            "anonymous_access": True,
+            "sample_qc": {"min_mean_coverage": 30},
+        },
+        base=tmp_path,
+    )
+    with TestClient(create_app(settings)) as client:
+        assert _node_count(client) == 3
+        assert _node_count(client, include_failed_qc=True) == 4
+
+    assert verify_audit_log(settings.audit_log_path, qc_store.secret) == []
+    events = [json.loads(line)["event"] for line in settings.audit_log_path.read_text().splitlines()]
+    flagged = [(e["analyses"], e["failed"], e["reasons"]) for e in events if e["type"] == "sample_qc"]
+    assert flagged == [(4, 1, {"mean coverage": 1})]
+    asked = [e["include_failed_qc"] for e in events if e["type"] == "analysis"]
+    assert asked == [False, True]
+
+
+def test_store_qc_cli__flags_and_lists_failing_analyses(tmp_path: Path, qc_store: NodeStore) -> None:
+    from typer.testing import CliRunner
+
+    from genofed.cli import app
+
+    config = tmp_path / "node.yaml"
+    config.write_text(
+        f"node_id: se\ncountry: SE\ndata_dir: {qc_store.root}\nanonymous_access: true\n"
+        "sample_qc: {min_mean_coverage: 30}\n"
+    )
+    result = CliRunner().invoke(app, ["store", "qc", "--config", str(config)])
+
+    assert result.exit_code == 0, result.output
+    assert "4 analyses judged" in result.output
+    assert "3 pass, 1 fail" in result.output
+    assert "mean coverage 12 below 30" in result.output
+    assert qc_store.failed_qc_analyses() == 1
+
+
+def test_flag_samples__reference_material_is_set_apart_from_patients(qc_store: NodeStore) -> None:
+    summary = flag_samples(qc_store, SampleQcPolicy(), reference=[qc_store.pseudonymise("S4")])
+
+    assert (summary.failed, summary.reasons) == (1, (("reference material", 1),))
+    people = qc_store.execute("SELECT DISTINCT individual_id FROM variant_calls").column(0).to_pylist()
+    assert qc_store.pseudonymise("S4") not in people
+    assert len(people) == 3

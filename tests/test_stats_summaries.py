@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from genofed.errors import QueryError
-from genofed.stats import combine_summaries, summary_node_stats, welch_t_test
+from genofed.stats import combine_summaries, mean_interval, summary_node_stats, welch_t_test
 
 SIZES = (80, 250, 600)
 
@@ -97,3 +97,19 @@ def test_welch_t_test__unknown_group_is_a_query_error() -> None:
     stats = summary_node_stats(np.arange(10.0), min_cell_count=5)
     with pytest.raises(QueryError, match=r"no summary for groups \['x'\]"):
         welch_t_test(combine_summaries([stats]), "all", "x")
+
+
+def test_mean_interval__equals_scipy_student_t_on_the_pooled_values() -> None:
+    nodes = _cohort()
+    pooled = combine_summaries([summary_node_stats(x, min_cell_count=5) for x, _ in nodes])[0]
+    values = np.concatenate([x for x, _ in nodes])
+    for confidence in (0.9, 0.95, 0.99):
+        expected = scipy_stats.t.interval(
+            confidence, len(values) - 1, loc=values.mean(), scale=scipy_stats.sem(values)
+        )
+        assert mean_interval(pooled, confidence=confidence) == pytest.approx(expected, rel=1e-12)
+
+
+def test_mean_interval__fewer_than_two_values_give_nan() -> None:
+    (one,) = combine_summaries([summary_node_stats([3.0], min_cell_count=1)])
+    assert all(np.isnan(v) for v in mean_interval(one))

@@ -20,7 +20,7 @@ import uvicorn
 
 from federation_nodes import NODES, Cluster, federation
 from genofed.api import KaplanMeierAnalysis, SexDimension
-from genofed.federation import CombinedKaplanMeier, Federation, parse_study
+from genofed.federation import CombinedKaplanMeier, CombinedWgsBenefit, Federation, parse_study
 from genofed.query import CohortFilter
 from genofed.web import PortalSettings, create_portal
 
@@ -191,5 +191,62 @@ def test_portal__mutation_and_model_views_render_at_laptop_width(
         png = tmp_path / "forest.png"
         download.value.save_as(png)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def benefit_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, str]]:
+    """Small nodes (k = 5) with the fixture knowledge base, and a portal over them."""
+    from federation_nodes import NodeServer
+    from test_web_benefit import _knowledge
+
+    work = tmp_path_factory.mktemp("web-browser-benefit")
+    cluster = federation(work, patients=60)
+    kb = _knowledge(work / "kb")
+    try:
+        for node in NODES:
+            cluster.servers[node] = NodeServer(cluster.settings(node, knowledge=str(kb))).start()
+        settings = PortalSettings.create(cluster.registry(), broker=cluster.work / "broker")
+        with PortalServer(settings) as portal:
+            yield cluster, portal.url
+    finally:
+        cluster.stop()
+
+
+def test_portal__wgs_benefit_view_shows_the_ranking_chart_and_table(
+    chromium: Any, benefit_site: tuple[Cluster, str], tmp_path: Path
+) -> None:
+    cluster, url = benefit_site
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        page.goto(url + "/signin")
+        page.get_by_label("User name").fill("alice")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        page.wait_for_url(url + "/")
+        page.get_by_role("link", name="WGS benefit").click()
+        page.wait_for_url(url + "/wgs-benefit")
+        page.get_by_label("Panel compared with WGS").select_option("gms560")
+        page.get_by_role("button", name="Show").click()
+        page.wait_for_url("**/wgs-benefit?*panel=gms560*")
+
+        with Federation(cluster.registry(), token=cluster.token("alice")) as fed:
+            combined = fed.wgs_benefit(panel="gms560").combined
+        assert isinstance(combined, CombinedWgsBenefit)
+        top = combined.rows[0]
+        assert top.rank == 1
+        row = page.locator('table[data-testid="benefit-table"] tbody tr').first
+        assert row.get_attribute("data-group") == top.label
+        assert row.get_attribute("data-rank") == "1"
+        assert row.locator("td").nth(1).inner_text().strip() == top.n.display
+        assert page.locator("#chart-benefit svg").count() == 1
+        assert page.locator("#chart-benefit svg").bounding_box()["width"] > 300  # type: ignore[index]
+        assert _no_horizontal_scroll(page)
+        page.screenshot(path=str(tmp_path / "wgs-benefit-1280.png"), full_page=True)
+        assert errors == []
     finally:
         context.close()

@@ -404,13 +404,22 @@ def test_export__csv_and_svg_hold_the_pages_numbers(cluster: Cluster) -> None:
     assert "the survival view has km chart(s), not forest" in wrong.text
 
 
-def test_cds_views__say_not_available_and_show_no_numbers(cluster: Cluster) -> None:
+def test_cds_views__nodes_without_knowledge_or_reports_are_named_and_show_no_numbers(
+    cluster: Cluster,
+) -> None:
+    # These nodes have no knowledge base and do not serve patient reports (tests/test_web_benefit.py
+    # runs nodes that do).
     client = _signed_in(cluster)
-    for path in ("/wgs-benefit", "/patient-report"):
-        html = client.get(path).text
-        assert "Not available on this federation yet." in html
-        assert "data-count" not in html
-        assert "<svg" not in html
+    html = client.get("/wgs-benefit").text
+    assert "No node answered the WGS-benefit analysis" in html
+    for node in NODES:
+        assert f"{node} could not be asked" in html
+    assert "no knowledge base configured" in html
+    assert "<svg" not in html
+    assert 'action="/patient-report"' in client.get("/patient-report").text
+    refused = client.post("/patient-report", data={"node": "se", "patient": "p1", "action": "show"})
+    assert refused.status_code == 403
+    assert "does not serve patient reports" in refused.text
 
 
 def test_pages__load_nothing_from_elsewhere_and_send_a_self_only_csp(cluster: Cluster) -> None:

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from genofed.model import Assembly, normalise_chromosome, oncotree
 from genofed.query import CohortFilter
 
+from ._benefit import WgsBenefitAnalysis
+from ._proficiency import ProficiencyAnalysis
 from ._stats import CoxAnalysis, GlmAnalysis, KaplanMeierAnalysis
+from ._summary import PopulationSplit, SummaryAnalysis
 
 __all__ = [
     "AgeBandDimension",
@@ -133,10 +136,14 @@ class AlleleFrequencyAnalysis(_Wire):
 
     kind: Literal["allele_frequency"] = "allele_frequency"
     variants: tuple[VariantRef, ...] = Field(min_length=1, max_length=1000)
+    population: PopulationSplit | None = Field(
+        default=None, description="split by the members' geographic origin or ethnicity"
+    )
 
 
 # The statistics' group is a Dimension, defined here: resolve their forward reference.
 KaplanMeierAnalysis.model_rebuild(_types_namespace={"Dimension": Dimension})
+SummaryAnalysis.model_rebuild(_types_namespace={"Dimension": Dimension})
 
 Analysis = Annotated[
     CountAnalysis
@@ -144,7 +151,10 @@ Analysis = Annotated[
     | AlleleFrequencyAnalysis
     | KaplanMeierAnalysis
     | CoxAnalysis
-    | GlmAnalysis,
+    | GlmAnalysis
+    | SummaryAnalysis
+    | WgsBenefitAnalysis
+    | ProficiencyAnalysis,
     Field(discriminator="kind"),
 ]
 
@@ -164,6 +174,9 @@ class AnalysisRequest(_Wire):
     cohort: CohortFilter = Field(default_factory=CohortFilter)
     analysis: Analysis = Field(default_factory=CountAnalysis)
     disclosure: DisclosureRequest = Field(default_factory=DisclosureRequest)
+    include_failed_qc: bool = Field(
+        default=False, description="also use analyses that failed the node's sample QC"
+    )
 
 
 class Study(_Wire):
@@ -175,6 +188,9 @@ class Study(_Wire):
     cohort: CohortFilter = Field(default_factory=CohortFilter)
     analyses: tuple[Analysis, ...] = Field(default=(CountAnalysis(),), min_length=1)
     disclosure: DisclosureRequest = Field(default_factory=DisclosureRequest)
+    include_failed_qc: bool = Field(
+        default=False, description="also use analyses that failed the nodes' sample QC"
+    )
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> Study:
@@ -185,6 +201,12 @@ class Study(_Wire):
     def requests(self) -> list[AnalysisRequest]:
         """One node request per analysis."""
         return [
-            AnalysisRequest(study=self.name, cohort=self.cohort, analysis=a, disclosure=self.disclosure)
+            AnalysisRequest(
+                study=self.name,
+                cohort=self.cohort,
+                analysis=a,
+                disclosure=self.disclosure,
+                include_failed_qc=self.include_failed_qc,
+            )
             for a in self.analyses
         ]

@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from genofed.privacy import BudgetStatement, ProtectedTable, ReleasedCount
 
 from ._analysis import VariantRef
+from ._benefit import WgsBenefitResult
+from ._proficiency import ProficiencyResult
 from ._stats import KaplanMeierCounts, ScoreInformation
+from ._summary import PopulationAlleleFrequencyResult, SummaryResult
 
 __all__ = [
     "AlleleCounts",
@@ -90,7 +93,15 @@ class AlleleFrequencyResult(_Wire):
 
 
 AnalysisResult = Annotated[
-    CountResult | CrossTabResult | AlleleFrequencyResult | KaplanMeierCounts | ScoreInformation,
+    CountResult
+    | CrossTabResult
+    | AlleleFrequencyResult
+    | KaplanMeierCounts
+    | ScoreInformation
+    | SummaryResult
+    | PopulationAlleleFrequencyResult
+    | WgsBenefitResult
+    | ProficiencyResult,
     Field(discriminator="kind"),
 ]
 

@@ -46,6 +46,7 @@ __all__ = [
     "BenefitTable",
     "FindingClass",
     "benefit_counts",
+    "benefit_members",
     "benefit_svg",
     "benefit_table",
     "finding_class",
@@ -127,6 +128,45 @@ class BenefitCounts:
         )
 
 
+def benefit_members(
+    cohort: Iterable[PatientFindings],
+    matches_by_patient: Mapping[str, Sequence[Match]],
+    panel: Panel,
+    *,
+    groups: Mapping[str, str] | None = None,
+    assays: Iterable[str] | None = ("WGS",),
+) -> dict[tuple[str, str | None], dict[str, set[str]]]:
+    """The patients behind every count of :func:`benefit_counts`: group -> count name -> pseudonyms.
+
+    A node needs the people, not only their number, for its differencing guard.
+    """
+    wanted = frozenset(assays) if assays is not None else None
+    members: dict[tuple[str, str | None], dict[str, set[str]]] = {}
+    for patient in cohort:
+        if wanted is not None and not wanted.intersection(patient.assays):
+            continue
+        key = (
+            patient.tumour_type or UNKNOWN_TUMOUR_TYPE,
+            groups.get(patient.individual_id) if groups else None,
+        )
+        row = members.setdefault(key, {name: set() for name in _COUNT_FIELDS})
+        person = patient.individual_id
+        row["n"].add(person)
+        actionable = {
+            m.finding for m in matches_by_patient.get(person, ()) if m.amp_tier.tier in ACTIONABLE_TIERS
+        }
+        if not actionable:
+            continue
+        row["wgs_actionable"].add(person)
+        if any(panel.detects(f) for f in actionable):
+            row["panel_actionable"].add(person)
+            continue
+        row["wgs_only"].add(person)
+        for cls in {finding_class(f) for f in actionable}:
+            row[f"wgs_only_{cls.value}"].add(person)
+    return dict(sorted(members.items(), key=lambda item: (item[0][0], item[0][1] or "")))
+
+
 def benefit_counts(
     cohort: Iterable[PatientFindings],
     matches_by_patient: Mapping[str, Sequence[Match]],
@@ -158,36 +198,10 @@ def benefit_counts(
     list[BenefitCounts]
         One entry per (tumour type, group) with at least one patient, sorted by key.
     """
-    wanted = frozenset(assays) if assays is not None else None
-    totals: dict[tuple[str, str | None], dict[str, int]] = {}
-    for patient in cohort:
-        if wanted is not None and not wanted.intersection(patient.assays):
-            continue
-        key = (
-            patient.tumour_type or UNKNOWN_TUMOUR_TYPE,
-            groups.get(patient.individual_id) if groups else None,
-        )
-        row = totals.setdefault(key, dict.fromkeys(_COUNT_FIELDS, 0))
-        row["n"] += 1
-        actionable = {
-            m.finding
-            for m in matches_by_patient.get(patient.individual_id, ())
-            if m.amp_tier.tier in ACTIONABLE_TIERS
-        }
-        if not actionable:
-            continue
-        row["wgs_actionable"] += 1
-        if any(panel.detects(f) for f in actionable):
-            row["panel_actionable"] += 1
-            continue
-        row["wgs_only"] += 1
-        for cls in {finding_class(f) for f in actionable}:
-            row[f"wgs_only_{cls.value}"] += 1
+    members = benefit_members(cohort, matches_by_patient, panel, groups=groups, assays=assays)
     return [
-        BenefitCounts(tumour_type=tumour, group=group, **numbers)
-        for (tumour, group), numbers in sorted(
-            totals.items(), key=lambda item: (item[0][0], item[0][1] or "")
-        )
+        BenefitCounts(tumour_type=tumour, group=group, **{name: len(people) for name, people in row.items()})
+        for (tumour, group), row in members.items()
     ]
 
 

@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     _node,
     _phenopackets,
     _portal,
+    _qa,
     _query,
     _report,
     _sources,

@@ -6,10 +6,13 @@ What it does, in order:
    programme produces: GMS case folders (SE), Hartwig OncoAnalyser sample folders (NL), Phenopackets
    with VCFs (DK);
 2. ingests each into its own node store through the matching adapter;
-3. creates a demo passport broker, writes each node's settings and disclosure policy, and starts
-   the three nodes as separate ``genofed node serve`` processes on loopback ports;
+3. creates a demo passport broker, writes each node's settings and disclosure policy (DK's store is
+   queried through Apache Spark in local mode, the others' through DuckDB), and starts the three
+   nodes as separate ``genofed node serve`` processes on loopback ports;
 4. asks every node the demo study through the coordinator with a researcher's passport, prints
    each node's answer and the combined one, and writes an HTML report;
+   then compares the three labs' calls of a shared synthetic reference sample, each benchmarked
+   inside its own node (proficiency testing), and writes ``proficiency.html``;
 5. when run interactively (a terminal, ``CI`` unset) or with ``--keep-running``, serves the researcher
    portal over the nodes and prints its URL until interrupted; then stops the nodes.
 """
@@ -17,6 +20,7 @@ What it does, in order:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -46,10 +50,12 @@ from genofed.api import (
     Study,
     TumourTypeDimension,
     VariantRef,
+    WgsBenefitAnalysis,
 )
 from genofed.auth import DemoBroker
-from genofed.errors import GenofedError
-from genofed.federation import Federation, write_report
+from genofed.cds import import_release
+from genofed.errors import ConfigError, GenofedError
+from genofed.federation import Federation, StudyResult, write_proficiency, write_report
 from genofed.ingest import (
     ClinicalReader,
     GmsCase,
@@ -72,12 +78,13 @@ from genofed.synth import (
     write_gms_cohort,
     write_hartwig_cohort,
     write_phenopacket_cohort,
+    write_proficiency_set,
 )
 
 from ._app import app, console, error_console
 from ._study import _print_answer as print_answer
 
-__all__ = ["DEMO_STUDY", "demo"]
+__all__ = ["DEMO_STUDY", "WGS_BENEFIT", "demo"]
 
 #: Patients per country at scale 1, and the source format each country's node ingests.
 DEMO_NODES: dict[Country, tuple[int, str]] = {
@@ -85,8 +92,17 @@ DEMO_NODES: dict[Country, tuple[int, str]] = {
     Country.NL: (900, "Hartwig OncoAnalyser outputs"),
     Country.DK: (300, "Phenopackets + VCF"),
 }
+#: Nodes whose store the demo queries through Spark (docs/scale.md) instead of DuckDB.
+SPARK_NODES = frozenset({Country.DK})
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
 BROKER_ISSUER = "https://broker.demo.genofed.org"
 RESEARCHER = "researcher@demo.genofed.org"
+CLINICIAN = "clinician@demo.genofed.org"
 
 DEMO_STUDY = Study(
     name="KRAS in colorectal cancer across SE, NL and DK",
@@ -119,6 +135,16 @@ SURVIVAL = Study(
             covariates=(GeneStatusCovariate(gene="KRAS"), AgeCovariate(), SexCovariate()), ties="efron"
         ),
     ),
+)
+WGS_BENEFIT = Study(
+    name="Which patients gain most from WGS over a panel",
+    description=(
+        "SE+NL+DK: per tissue (OncoTree level 1), patients with tier I/II findings (CIViC + CGI "
+        "evidence) from WGS against a 50-gene hotspot panel emulated on the same genomes, ranked by "
+        "incremental yield."
+    ),
+    cohort=CohortFilter(),
+    analyses=(WgsBenefitAnalysis(panel="hotspot50", level="tissue"),),
 )
 TUMOUR_MIX = Study(
     name="Tumour types by sex",
@@ -153,13 +179,43 @@ def _readers(country: Country, patients: int, seed: int, sources: Path) -> list[
     ]
 
 
+def _show(study: Study, result: StudyResult, report: Path) -> None:
+    """Print a study's answers and write its HTML report."""
+    console.rule(study.name)
+    for n, answer in enumerate(result.answers, start=1):
+        print_answer(n, answer)
+    write_report(result, report)
+    console.print(f"report: {report}")
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _write_node_settings(folder: Path, country: Country, port: int, broker_jwks: Path) -> Path:
+#: The knowledge-base files the demo imports when given --knowledge (the shared fixtures' names).
+DEMO_KNOWLEDGE = (
+    ("civic", "civic_2018-05_ClinicalEvidenceSummaries.tsv", dt.date(2018, 5, 1)),
+    ("cgi", "cgi_biomarkers_per_variant_2017.tsv", dt.date(2017, 7, 1)),
+)
+
+
+def _import_knowledge(source: Path | None, into: Path) -> Path | None:
+    """Import the CIViC and CGI releases the nodes match genomes against (None: not available)."""
+    if source is None:
+        return None
+    missing = [name for _, name, _ in DEMO_KNOWLEDGE if not (source / name).exists()]
+    if missing:
+        raise ConfigError(f"--knowledge {source}: missing {', '.join(missing)}")
+    for kb, name, release in DEMO_KNOWLEDGE:
+        import_release(kb, source / name, release, into=into, replace=True)
+    return into
+
+
+def _write_node_settings(
+    folder: Path, country: Country, port: int, broker_jwks: Path, knowledge: Path | None = None
+) -> Path:
     """The node's settings and disclosure policy files; returns the settings path."""
     (folder / "policy.yaml").write_text(
         "# This node's disclosure policy: the coordinator can ask for stricter, never weaker.\n"
@@ -174,10 +230,60 @@ def _write_node_settings(folder: Path, country: Country, port: int, broker_jwks:
         "trusted_issuers": [{"issuer": BROKER_ISSUER, "jwks": os.path.relpath(broker_jwks, folder)}],
         "host": "127.0.0.1",
         "port": port,
+        # Analyses whose pipeline QC failed, or whose tumour purity is below 20 %, are left out.
+        "sample_qc": {"min_purity": 0.2, "failing_statuses": ["FAIL"]},
     }
+    if knowledge is not None:
+        settings["knowledge"] = os.path.relpath(knowledge, folder)
+    if country in SPARK_NODES:
+        # The same store, queried through Apache Spark (local mode here; a cluster's master in production).
+        settings["store"] = {"backend": "spark", "spark": {"master": "local[2]", "conf": SPARK_CONF}}
     path = folder / "node.yaml"
     path.write_text(yaml.safe_dump(settings, sort_keys=False))
     return path
+
+
+#: The demo's proficiency-testing truth set, and the reference sample every lab sequences.
+PROFICIENCY_TRUTH_SET = "synthetic-ref"
+PROFICIENCY_SAMPLE = "GF-REF-1"
+
+
+def _add_reference_sample(out: Path, configs: dict[Country, Path], seed: int) -> None:
+    """Each lab also sequenced the shared reference sample: ingest its calls and list the truth set.
+
+    The truth set and each lab's calls come from :func:`genofed.synth.write_proficiency_set` (the NL
+    lab misses more indels); every node holds the same truth files and lists the sample as
+    reference material, so it may benchmark it (and only it) for proficiency testing.
+    """
+    files = write_proficiency_set(out / "proficiency", sample=PROFICIENCY_SAMPLE, seed=seed)
+    for country, config in configs.items():
+        folder = config.parent
+        reader = VcfReader(files.queries[country.value.lower()])
+        with NodeStore.open(folder / "store") as store:
+            store.write_stream(reader.chunks(), kind=reader.kind, source=reader.source, key=reader.batch_key)
+        settings = yaml.safe_load(config.read_text())
+        truth = {
+            "vcf": files.truth_vcf,
+            "regions": files.regions,
+            "strata": files.strata,
+            "reference": files.reference,
+        }
+        settings["proficiency"] = {
+            "truth_sets": {PROFICIENCY_TRUTH_SET: {k: os.path.relpath(v, folder) for k, v in truth.items()}},
+            "reference_samples": [PROFICIENCY_SAMPLE],
+        }
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def _compare_labs(federation: Federation, out: Path) -> None:
+    """The three-lab proficiency comparison: printed, and written to ``proficiency.html``."""
+    from ._qa import print_proficiency
+
+    comparison = federation.proficiency(PROFICIENCY_TRUTH_SET, PROFICIENCY_SAMPLE, stratified=True)
+    console.rule(f"Proficiency testing: {PROFICIENCY_SAMPLE} sequenced by every lab")
+    print_proficiency(comparison, subsets=("*",))  # the strata are in the HTML page
+    write_proficiency(comparison, out / "proficiency.html")
+    console.print(f"report: {out / 'proficiency.html'}")
 
 
 @contextlib.contextmanager
@@ -194,6 +300,7 @@ def _running_nodes(configs: dict[Country, Path], ports: dict[Country, int]) -> I
                     [sys.executable, "-m", "genofed", "node", "serve", "--config", str(config)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env={**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"},  # Spark nodes stay on loopback
                 )
             )
         urls = {country: f"http://127.0.0.1:{port}" for country, port in ports.items()}
@@ -212,7 +319,7 @@ def _running_nodes(configs: dict[Country, Path], ports: dict[Country, int]) -> I
             log.close()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -238,9 +345,17 @@ def demo(
     keep_running: Annotated[
         bool, typer.Option("--keep-running", help="serve the portal and nodes until interrupted, even in CI")
     ] = False,
+    knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            help="folder with the CIViC 2018-05 and CGI 2017 files (../shared/fixtures/knowledge): "
+            "adds the WGS-benefit study"
+        ),
+    ] = None,
 ) -> None:
     """Three national nodes (SE, NL, DK) on loopback, each from its own source format; a federated study."""
     out.mkdir(parents=True, exist_ok=True)
+    kb = _import_knowledge(knowledge, out / "knowledge")
     broker = DemoBroker.generate(BROKER_ISSUER)
     broker.save(out / "broker")
     configs: dict[Country, Path] = {}
@@ -264,8 +379,9 @@ def demo(
             progress.advance(task)
             ports[country] = _free_port()
             configs[country] = _write_node_settings(
-                folder, country, ports[country], out / "broker" / "jwks.json"
+                folder, country, ports[country], out / "broker" / "jwks.json", kb
             )
+    _add_reference_sample(out, configs, seed)
     with _running_nodes(configs, ports) as urls:
         registry_path = out / "nodes.yaml"
         registry_path.write_text(
@@ -285,7 +401,8 @@ def demo(
             RESEARCHER, audience=audiences, datasets=audiences, affiliation="researcher@demo"
         )
         (out / "researcher.token").write_text(token)
-        console.print(f"nodes serving: {', '.join(f'{c.value} {u}' for c, u in urls.items())}")
+        served = [f"{c.value} {u}" + (" (Spark)" if c in SPARK_NODES else "") for c, u in urls.items()]
+        console.print(f"nodes serving: {', '.join(served)}")
         with Federation.from_registry(registry_path, token=token) as federation:
             studies = (
                 (DEMO_STUDY, "report.html"),
@@ -294,11 +411,16 @@ def demo(
             )
             for study, report in studies:
                 result = federation.run(study)
-                console.rule(study.name)
-                for n, answer in enumerate(result.answers, start=1):
-                    print_answer(n, answer)
-                write_report(result, out / report)
-                console.print(f"report: {out / report}")
+                _show(study, result, out / report)
+            _compare_labs(federation, out)
+        if kb is not None:
+            # Asked by a second user: each node's differencing guard remembers what it told each
+            # researcher, and these groups overlap the first researcher's cohorts by a few people.
+            clinician = broker.passport(
+                CLINICIAN, audience=audiences, datasets=audiences, affiliation="clinician@demo"
+            )
+            with Federation.from_registry(registry_path, token=clinician) as federation:
+                _show(WGS_BENEFIT, federation.run(WGS_BENEFIT), out / "wgs-benefit.html")
         # Interactively (a terminal, CI unset) the portal serves until Ctrl-C; in CI the demo ends here.
         if keep_running or (sys.stdin.isatty() and not os.environ.get("CI")):
             from ._portal import serve_portal

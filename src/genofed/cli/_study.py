@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from genofed.api import AlleleFrequencyResult, CountResult, CrossTabResult
+from genofed.api import AlleleFrequencyAnalysis, AlleleFrequencyResult, CountResult, CrossTabResult
 from genofed.errors import ConfigError
 from genofed.federation import (
     CombinedAlleleFrequencies,
@@ -187,6 +187,11 @@ def _allele_table(n: int, answer: FederatedAnswer) -> Table:
     return table
 
 
+def _by_population(answer: FederatedAnswer) -> bool:
+    analysis = answer.request.analysis
+    return isinstance(analysis, AlleleFrequencyAnalysis) and analysis.population is not None
+
+
 def _print_answer(n: int, answer: FederatedAnswer) -> None:
     kind = answer.request.analysis.kind
     if kind == "count":
@@ -194,7 +199,7 @@ def _print_answer(n: int, answer: FederatedAnswer) -> None:
     elif kind == "crosstab":
         for table in _crosstab_tables(n, answer):
             console.print(table)
-    elif kind in ("kaplan_meier", "cox", "glm"):
+    elif kind in ("kaplan_meier", "cox", "glm", "summary", "wgs_benefit") or _by_population(answer):
         for table in statistics_tables(n, answer):
             console.print(table)
         for note in getattr(answer.combined, "notes", ()):

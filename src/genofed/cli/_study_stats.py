@@ -1,10 +1,24 @@
-"""Rich tables of the federated statistics in ``genofed study run``: Kaplan–Meier, log-rank, Cox, GLM."""
+"""Rich tables of the federated statistics in ``genofed study run``.
+
+Kaplan–Meier (with the log-rank test), Cox and GLM coefficients, summaries (n, mean, SD, CI per
+variable and group) and allele counts per population (each node, then the sum over nodes).
+"""
 
 from __future__ import annotations
 
 from rich.table import Table
 
-from genofed.federation import CombinedKaplanMeier, CombinedModelFit, FederatedAnswer, describe_statistics
+from genofed.api import CountAnalysis, CrossTabAnalysis, ProficiencyAnalysis, WgsBenefitAnalysis
+from genofed.federation import (
+    CombinedKaplanMeier,
+    CombinedModelFit,
+    CombinedPopulationAlleleFrequencies,
+    CombinedSummary,
+    CombinedWgsBenefit,
+    FederatedAnswer,
+    benefit_rows,
+    describe_statistics,
+)
 
 __all__ = ["statistics_tables"]
 
@@ -81,11 +95,94 @@ def _model(n: int, title: str, fit: CombinedModelFit) -> Table:
     return table
 
 
+def _summary(n: int, title: str, summary: CombinedSummary) -> Table:
+    table = Table(title=f"{n}. {title}", title_justify="left", header_style="bold")
+    extremes = any(r.minimum is not None for r in summary.rows)
+    columns = ["variable", *summary.dimensions, "n", "mean", "SD", f"{summary.confidence:.0%} CI"]
+    columns += ["min", "max"] if extremes else []
+    for name in columns:
+        table.add_column(
+            name, justify="left" if name == "variable" or name in summary.dimensions else "right"
+        )
+    withheld = False
+    for r in summary.rows:
+        count = f"{r.n}*" if r.nodes_suppressed else str(r.n)
+        withheld |= bool(r.nodes_suppressed)
+        interval = f"{_number(r.ci_lower, 2)}–{_number(r.ci_upper, 2)}" if r.ci_lower is not None else "–"
+        row = [r.variable, *r.group, count, _number(r.mean, 2), _number(r.sd, 2), interval]
+        row += [_number(r.minimum, 2), _number(r.maximum, 2)] if extremes else []
+        table.add_row(*row)
+    if withheld:
+        table.caption = "* a node withheld this group (1..k-1 values there): pooled over the other nodes"
+    return table
+
+
+def _populations(n: int, frequencies: CombinedPopulationAlleleFrequencies) -> Table:
+    title = f"{n}. allele frequency by {frequencies.attribute.replace('_', ' ')}"
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in ("allele", "population", "node", "AC", "AN", "AF"):
+        table.add_column(name, justify="left" if name in ("allele", "population", "node") else "right")
+    for r in frequencies.rows:
+        v = r.variant
+        allele = f"{v.chrom}:{v.pos} {v.ref}>{v.alt}"
+        if r.node is None:
+            table.add_row(
+                f"[bold]{allele}[/]",
+                f"[bold]{r.population}[/]",
+                "[bold]all nodes[/]",
+                r.allele_count.display,
+                r.allele_number.display,
+                r.display,
+            )
+        else:
+            node = f"{r.node} ({r.country})" if r.country else r.node
+            table.add_row(
+                allele, r.population, node, r.allele_count.display, r.allele_number.display, r.display
+            )
+    return table
+
+
+def _benefit(n: int, combined: CombinedWgsBenefit) -> Table:
+    header, rows = benefit_rows(combined, compact=True)
+    table = Table(
+        title=f"{n}. which patients gain most from WGS over the {combined.panel} panel "
+        f"(knowledge: {', '.join(combined.knowledge)})",
+        title_justify="left",
+        header_style="bold",
+    )
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 1 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def statistics_tables(n: int, answer: FederatedAnswer) -> list[Table]:
-    """The tables of a Kaplan–Meier, Cox or GLM answer (none when no node's data could be used)."""
+    """The tables of a Kaplan–Meier, Cox, GLM, summary or per-population allele answer.
+
+    A placeholder table says so when no node's data could be used.
+    """
     analysis = answer.request.analysis
-    title = describe_statistics(analysis)  # type: ignore[arg-type]
     combined = answer.combined
+    if analysis.kind == "allele_frequency":
+        if isinstance(combined, CombinedPopulationAlleleFrequencies):
+            return [_populations(n, combined)]
+        return [Table(title=f"{n}. allele frequency by population: no result", title_justify="left")]
+    if isinstance(analysis, CountAnalysis | CrossTabAnalysis):
+        raise ValueError(f"{analysis.kind} answers are not statistics")
+    if isinstance(analysis, ProficiencyAnalysis):
+        return [
+            Table(
+                title=f"{n}. proficiency testing: compare labs with genofed qa compare", title_justify="left"
+            )
+        ]
+    if isinstance(analysis, WgsBenefitAnalysis):
+        if not isinstance(combined, CombinedWgsBenefit):
+            return [Table(title=f"{n}. WGS benefit: no result", title_justify="left")]
+        return [_benefit(n, combined)]
+    title = describe_statistics(analysis)
+    if isinstance(combined, CombinedSummary):
+        return [_summary(n, title, combined)]
     if isinstance(combined, CombinedKaplanMeier):
         return _kaplan_meier(n, title, combined)
     if isinstance(combined, CombinedModelFit):

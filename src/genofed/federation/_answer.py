@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from genofed.api import AnalysisRequest, AnalysisResponse, DisclosureStatement, Problem, Study, VariantRef
 
 __all__ = [
+    "BenefitGroupRow",
     "Coefficient",
     "CombinedAlleleFrequencies",
     "CombinedAlleleFrequency",
@@ -31,14 +32,19 @@ __all__ = [
     "CombinedCrossTab",
     "CombinedKaplanMeier",
     "CombinedModelFit",
+    "CombinedPopulationAlleleFrequencies",
     "CombinedResult",
+    "CombinedSummary",
+    "CombinedWgsBenefit",
     "FederatedAnswer",
     "KaplanMeierCurve",
     "KaplanMeierPoint",
     "NodeOutcome",
     "OutcomeStatus",
+    "PopulationFrequency",
     "RefusalKind",
     "StudyResult",
+    "SummaryRow",
 ]
 
 
@@ -126,12 +132,37 @@ class CombinedCrossTab(_Frozen):
         c = 0 if column is None else self.column_labels.index(column)
         return self.cells[r][c]
 
+    def table(self, bound: Literal["value", "lower", "upper", "display"] = "display") -> Any:
+        """A pandas DataFrame of the cells with margins (``total``): their displays, or one bound.
+
+        ``value`` gives the exact sums (None where a node's cell was not exact).
+        """
+        rows = []
+        for r, label in enumerate(self.row_labels):
+            row: dict[str, Any] = {"": label}
+            row.update({c: getattr(self.cells[r][i], bound) for i, c in enumerate(self.column_labels)})
+            row["total"] = getattr(self.row_totals[r], bound) if self.row_totals else None
+            rows.append(row)
+        total: dict[str, Any] = {"": "total"}
+        total.update(
+            {
+                c: getattr(self.column_totals[i], bound) if self.column_totals else None
+                for i, c in enumerate(self.column_labels)
+            }
+        )
+        total["total"] = getattr(self.total, bound)
+        return _frame([*rows, total]).set_index("")
+
 
 class CombinedCountResult(_Frozen):
     """The combined cohort size."""
 
     kind: Literal["count"] = "count"
     count: CombinedCount
+
+    def table(self) -> Any:
+        """A pandas DataFrame of one row: the combined count (value, bounds, display)."""
+        return _frame([self.count.model_dump()])
 
 
 class CombinedAlleleFrequency(_Frozen):
@@ -151,6 +182,73 @@ class CombinedAlleleFrequencies(_Frozen):
 
     kind: Literal["allele_frequency"] = "allele_frequency"
     alleles: tuple[CombinedAlleleFrequency, ...]
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per allele (AC, AN and the frequency with its bounds)."""
+        return _frame([_allele_row(a.variant, a) for a in self.alleles])
+
+
+def _allele_row(variant: VariantRef, counts: Any, **extra: Any) -> dict[str, Any]:
+    return {
+        "variant": f"{variant.chrom}-{variant.pos}-{variant.ref}-{variant.alt}",
+        "assembly": variant.assembly.value,
+        **extra,
+        "allele_count": counts.allele_count.display,
+        "allele_number": counts.allele_number.display,
+        "ac": counts.allele_count.value,
+        "an": counts.allele_number.value,
+        "frequency": counts.frequency,
+        "frequency_lower": counts.frequency_lower,
+        "frequency_upper": counts.frequency_upper,
+    }
+
+
+class PopulationFrequency(_Frozen):
+    """One allele's counts in one population: at one node (country) or summed over the nodes."""
+
+    variant: VariantRef
+    population: str
+    node: str | None = Field(description="the node (one country); None for the sum over the nodes")
+    country: str | None = None
+    allele_count: CombinedCount
+    allele_number: CombinedCount
+    frequency: float | None = Field(description="AC/AN when both are exact and AN > 0")
+    frequency_lower: float | None
+    frequency_upper: float | None
+    display: str
+    nodes: tuple[str, ...] = Field(default=(), description="the nodes whose counts the row sums")
+
+
+class CombinedPopulationAlleleFrequencies(_Frozen):
+    """Allele counts per population: per node (country) and summed over the nodes per population.
+
+    A population that a node does not name (its ``other`` holds it, or it has no such members)
+    contributes nothing to that population's sum; ``nodes`` of each summed row says who does.
+    """
+
+    kind: Literal["population_allele_frequency"] = "population_allele_frequency"
+    attribute: str
+    populations: tuple[str, ...]
+    rows: tuple[PopulationFrequency, ...]
+    notes: tuple[str, ...] = ()
+
+    def frequency(self, variant: VariantRef, population: str, node: str | None = None) -> PopulationFrequency:
+        """The row of ``variant`` in ``population``, at ``node`` or (None) summed over the nodes."""
+        for row in self.rows:
+            if row.variant == variant and row.population == population and row.node == node:
+                return row
+        raise KeyError(
+            f"no counts for {population!r} at {node or 'all nodes'}; populations: {self.populations}"
+        )
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per allele, population and node (``node`` "all" for the sums)."""
+        return _frame(
+            [
+                _allele_row(r.variant, r, population=r.population, node=r.node or "all", country=r.country)
+                for r in self.rows
+            ]
+        )
 
 
 def _frame(rows: list[dict[str, Any]]) -> Any:
@@ -264,12 +362,149 @@ class CombinedModelFit(_Frozen):
         return _frame([c.model_dump() for c in self.coefficients]).set_index("name")
 
 
+class SummaryRow(_Frozen):
+    """One variable in one group, pooled over the nodes that released the group.
+
+    ``variance`` is the sample variance (divisor n − 1), ``standard_error`` that of the mean and
+    ``ci_lower``/``ci_upper`` its Student-t interval. ``nodes_suppressed`` withheld the group (1..k-1
+    values there): the pooled figures leave their members out, and ``n_all`` bounds the full count.
+    """
+
+    variable: str
+    group: tuple[str, ...]
+    n: int = Field(description="values pooled (the nodes that released the group)")
+    n_all: CombinedCount = Field(description="values at every answering node, withheld groups included")
+    mean: float | None
+    variance: float | None
+    sd: float | None
+    standard_error: float | None
+    ci_lower: float | None
+    ci_upper: float | None
+    minimum: float | None = Field(default=None, description="only when every pooled node released it")
+    maximum: float | None = None
+    nodes: tuple[str, ...] = Field(description="nodes whose values are pooled")
+    nodes_suppressed: tuple[str, ...] = ()
+
+
+class CombinedSummary(_Frozen):
+    """Means, variances, SDs and confidence intervals per variable and group, pooled exactly."""
+
+    kind: Literal["summary"] = "summary"
+    dimensions: tuple[str, ...]
+    confidence: float
+    rows: tuple[SummaryRow, ...]
+    notes: tuple[str, ...] = ()
+
+    def row(self, variable: str, *group: str) -> SummaryRow:
+        """The row of ``variable`` in the group with these labels (none without dimensions)."""
+        for r in self.rows:
+            if r.variable == variable and r.group == group:
+                return r
+        raise KeyError(f"no summary of {variable!r} in group {list(group)}")
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per variable and group (a column per dimension)."""
+        rows = []
+        for r in self.rows:
+            row: dict[str, Any] = {"variable": r.variable}
+            row.update(dict(zip(self.dimensions, r.group, strict=True)))
+            row.update(r.model_dump(exclude={"variable", "group", "n_all", "nodes", "nodes_suppressed"}))
+            row["n_all"] = r.n_all.display
+            row["nodes_suppressed"] = ", ".join(r.nodes_suppressed)
+            rows.append(row)
+        return _frame(rows)
+
+
+class BenefitGroupRow(_Frozen):
+    """One group's WGS-benefit counts summed over the nodes, with yields where the counts are exact."""
+
+    tumour_type: str
+    group: str | None = None
+    n: CombinedCount
+    wgs_actionable: CombinedCount
+    panel_actionable: CombinedCount
+    wgs_only: CombinedCount
+    not_actionable: CombinedCount
+    wgs_only_sv_fusion: CombinedCount
+    wgs_only_signature: CombinedCount
+    wgs_only_germline: CombinedCount
+    wgs_only_other: CombinedCount
+    rank: int | None = Field(
+        default=None, description="by incremental yield (mid-range when a range); None when unbounded"
+    )
+    wgs_yield: float | None = None
+    panel_yield: float | None = None
+    incremental_yield: float | None = Field(default=None, description="WGS-only / n")
+    ci_lower: float | None = Field(default=None, description="95% Wilson interval of the incremental yield")
+    ci_upper: float | None = None
+    yield_lower: float | None = Field(
+        default=None, description="bounds of the incremental yield when WGS-only is a range (n exact)"
+    )
+    yield_upper: float | None = None
+    nodes: tuple[str, ...] = Field(default=(), description="nodes with patients in the group")
+
+    @property
+    def rank_key(self) -> float | None:
+        """What the ranking sorts by: the incremental yield, or the middle of its bounds."""
+        if self.incremental_yield is not None:
+            return self.incremental_yield
+        if self.yield_lower is not None and self.yield_upper is not None:
+            return (self.yield_lower + self.yield_upper) / 2
+        return None
+
+    @property
+    def label(self) -> str:
+        """``SKCM`` or ``SKCM / stage IV``."""
+        return f"{self.tumour_type} / {self.group}" if self.group else self.tumour_type
+
+
+class CombinedWgsBenefit(_Frozen):
+    """Which patient groups gain most from WGS over a panel, summed exactly over the nodes."""
+
+    kind: Literal["wgs_benefit"] = "wgs_benefit"
+    panel: str
+    knowledge: tuple[str, ...] = Field(description="knowledge-base releases the nodes used")
+    rows: tuple[BenefitGroupRow, ...] = Field(description="ranked rows first, then inexact ones")
+    notes: tuple[str, ...] = ()
+
+    def table(self) -> Any:
+        """A pandas DataFrame: one row per group in rank order, counts as displayed."""
+        rows = []
+        for r in self.rows:
+            row: dict[str, Any] = {"rank": r.rank, "tumour_type": r.tumour_type, "group": r.group}
+            for name in (
+                "n",
+                "wgs_actionable",
+                "panel_actionable",
+                "wgs_only",
+                "wgs_only_sv_fusion",
+                "wgs_only_signature",
+                "wgs_only_germline",
+                "wgs_only_other",
+            ):
+                row[name] = getattr(r, name).display
+            row.update(
+                wgs_yield=r.wgs_yield,
+                panel_yield=r.panel_yield,
+                incremental_yield=r.incremental_yield,
+                ci_lower=r.ci_lower,
+                ci_upper=r.ci_upper,
+                yield_lower=r.yield_lower,
+                yield_upper=r.yield_upper,
+            )
+            rows.append(row)
+        return _frame(rows)
+
+
 CombinedResult = Annotated[
     CombinedCountResult
     | CombinedCrossTab
     | CombinedAlleleFrequencies
+    | CombinedPopulationAlleleFrequencies
     | CombinedKaplanMeier
-    | CombinedModelFit,
+    | CombinedModelFit
+    | CombinedSummary
+    | CombinedWgsBenefit,
     Field(discriminator="kind"),
 ]
 
@@ -304,6 +539,12 @@ class FederatedAnswer(_Frozen):
     def missing_reasons(self) -> dict[str, str]:
         """Each missing node with why it is missing."""
         return {o.node: f"{o.status.value}: {o.reason}" for o in self.outcomes if o.node in self.missing}
+
+    def table(self) -> Any:
+        """The combined result as a pandas DataFrame (raises when no node's answer could be combined)."""
+        if self.combined is None:
+            raise ValueError(f"no combined result: no node's answer could be used ({self.missing_reasons()})")
+        return self.combined.table()
 
     @property
     def count(self) -> CombinedCount:

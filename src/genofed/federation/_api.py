@@ -15,6 +15,7 @@ connections of an ``async with federation:`` block, or open and close their own 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import weakref
 from collections.abc import Callable, Coroutine, Sequence
@@ -30,15 +31,22 @@ from genofed.api import (
     CrossTabAnalysis,
     Dimension,
     DisclosureRequest,
+    PopulationSplit,
+    ProficiencyAnalysis,
     Study,
+    SummaryAnalysis,
+    SummaryVariable,
     VariantRef,
+    WgsBenefitAnalysis,
 )
 from genofed.query import CohortFilter
 
-from ._answer import FederatedAnswer, OutcomeStatus, StudyResult
+from ._answer import CombinedResult, FederatedAnswer, OutcomeStatus, StudyResult
 from ._client import FanOut, Token, Transport
 from ._combine import combine, disclosure_effects
+from ._combine_benefit import combine_wgs_benefit
 from ._iterative import STATISTICS_KINDS, ask_statistics
+from ._proficiency import ProficiencyComparison, comparison_from_outcomes
 from ._registry import NodeEntry, Registry
 from ._spec import load_study
 
@@ -198,12 +206,31 @@ class Federation:
         cohort: CohortFilter | None,
         variants: Sequence[VariantRef],
         *,
+        population: PopulationSplit | None = None,
         nodes: Sequence[str] | None = None,
         disclosure: DisclosureRequest | None = None,
         study: str = "ad hoc",
     ) -> FederatedAnswer:
-        """Allele counts and numbers of ``variants`` among ``cohort``, per node and summed."""
-        analysis = AlleleFrequencyAnalysis(variants=tuple(variants))
+        """Allele counts and numbers of ``variants`` among ``cohort``, per node and summed.
+
+        With ``population`` (e.g. ``PopulationSplit(attribute="geographic_origin")``) they are
+        split by population, per node (country) and summed per population.
+        """
+        analysis = AlleleFrequencyAnalysis(variants=tuple(variants), population=population)
+        return await self.ask_async(_request(study, cohort, analysis, disclosure), nodes=nodes)
+
+    async def summary_async(
+        self,
+        cohort: CohortFilter | None,
+        variables: Sequence[SummaryVariable],
+        by: Sequence[Dimension] = (),
+        *,
+        nodes: Sequence[str] | None = None,
+        disclosure: DisclosureRequest | None = None,
+        study: str = "ad hoc",
+    ) -> FederatedAnswer:
+        """Pooled n, mean, SD and 95 % CI of each variable, overall or per group of ``by``."""
+        analysis = SummaryAnalysis(variables=tuple(variables), by=tuple(by))
         return await self.ask_async(_request(study, cohort, analysis, disclosure), nodes=nodes)
 
     async def run_async(self, study: Study | str | Path, *, progress: Progress | None = None) -> StudyResult:
@@ -288,12 +315,42 @@ class Federation:
         cohort: CohortFilter | None,
         variants: Sequence[VariantRef],
         *,
+        population: PopulationSplit | None = None,
         nodes: Sequence[str] | None = None,
         disclosure: DisclosureRequest | None = None,
         study: str = "ad hoc",
     ) -> FederatedAnswer:
         """Synchronous :meth:`allele_frequency_async`."""
-        analysis = AlleleFrequencyAnalysis(variants=tuple(variants))
+        analysis = AlleleFrequencyAnalysis(variants=tuple(variants), population=population)
+        return self.ask(_request(study, cohort, analysis, disclosure), nodes=nodes)
+
+    def summary(
+        self,
+        cohort: CohortFilter | None,
+        variables: Sequence[SummaryVariable],
+        by: Sequence[Dimension] = (),
+        *,
+        nodes: Sequence[str] | None = None,
+        disclosure: DisclosureRequest | None = None,
+        study: str = "ad hoc",
+    ) -> FederatedAnswer:
+        """Synchronous :meth:`summary_async` (``answer.combined`` is a :class:`CombinedSummary`)."""
+        analysis = SummaryAnalysis(variables=tuple(variables), by=tuple(by))
+        return self.ask(_request(study, cohort, analysis, disclosure), nodes=nodes)
+
+    def wgs_benefit(
+        self,
+        cohort: CohortFilter | None = None,
+        *,
+        panel: str = "hotspot50",
+        group_by: str | None = None,
+        as_of: dt.date | None = None,
+        nodes: Sequence[str] | None = None,
+        disclosure: DisclosureRequest | None = None,
+        study: str = "ad hoc",
+    ) -> FederatedAnswer:
+        """Which groups gain most from WGS over ``panel`` (``answer.combined``: a CombinedWgsBenefit)."""
+        analysis = WgsBenefitAnalysis.model_validate({"panel": panel, "group_by": group_by, "as_of": as_of})
         return self.ask(_request(study, cohort, analysis, disclosure), nodes=nodes)
 
     def run(self, study: Study | str | Path, *, progress: Progress | None = None) -> StudyResult:
@@ -309,6 +366,62 @@ class Federation:
             if progress is not None:
                 progress(n, answer)
         return StudyResult(study=spec, answers=tuple(answers), started=started, finished=datetime.now(UTC))
+
+    # ----------------------------------------------------------------- proficiency testing
+
+    async def proficiency_async(
+        self,
+        truth_set: str,
+        sample: str,
+        *,
+        analysis: str | None = None,
+        stratified: bool = False,
+        nodes: Sequence[str] | None = None,
+        alpha: float = 0.05,
+        study: str = "proficiency testing",
+    ) -> ProficiencyComparison:
+        """Each lab benchmarks its calls of reference ``sample`` against ``truth_set``; compare the labs.
+
+        Returns a :class:`ProficiencyComparison`: per lab and Type × Subset × Filter, recall,
+        precision and F1 with intervals, tests of homogeneity across labs, and the labs flagged as
+        significantly below the others (``docs/qa.md``). Only counts leave the nodes.
+        """
+        request = _request(
+            study,
+            None,
+            ProficiencyAnalysis(truth_set=truth_set, sample=sample, analysis=analysis, stratified=stratified),
+            None,
+        )
+        targets = self.registry.select(None if nodes is None else list(nodes))
+        if self._session is not None:
+            outcomes = await self._session.ask(request, targets)
+        else:
+            async with FanOut(self.registry, token=self._token, transport=self._transport) as fanout:
+                outcomes = await fanout.ask(request, targets)
+        return comparison_from_outcomes(request, outcomes, alpha=alpha)
+
+    def proficiency(
+        self,
+        truth_set: str,
+        sample: str,
+        *,
+        analysis: str | None = None,
+        stratified: bool = False,
+        nodes: Sequence[str] | None = None,
+        alpha: float = 0.05,
+        study: str = "proficiency testing",
+    ) -> ProficiencyComparison:
+        """Synchronous :meth:`proficiency_async` (``.table()`` is a pandas DataFrame per lab and row)."""
+        request = _request(
+            study,
+            None,
+            ProficiencyAnalysis(truth_set=truth_set, sample=sample, analysis=analysis, stratified=stratified),
+            None,
+        )
+        runner = self._runner()
+        targets = self.registry.select(None if nodes is None else list(nodes))
+        outcomes = runner.run(runner.fanout.ask(request, targets))
+        return comparison_from_outcomes(request, outcomes, alpha=alpha)
 
 
 def _request(
@@ -326,7 +439,13 @@ async def _ask(fanout: FanOut, request: AnalysisRequest, targets: Sequence[NodeE
     if request.analysis.kind in STATISTICS_KINDS:
         return await ask_statistics(fanout, request, targets)
     outcomes = await fanout.ask(request, targets)
-    combined, outcomes = combine(request, outcomes)
+    combined: CombinedResult | None
+    if isinstance(request.analysis, WgsBenefitAnalysis):
+        combined, outcomes = combine_wgs_benefit(request.analysis, outcomes)
+    elif isinstance(request.analysis, ProficiencyAnalysis):
+        combined = None  # labs are compared, not summed: see Federation.proficiency
+    else:
+        combined, outcomes = combine(request, outcomes)
     return FederatedAnswer(
         request=request,
         outcomes=outcomes,

@@ -33,7 +33,7 @@ from typing import Any, Self
 import httpx
 from pydantic import ValidationError
 
-from genofed.api import AnalysisRequest, AnalysisResponse, Problem, ScoreInformation
+from genofed.api import AlleleFrequencyAnalysis, AnalysisRequest, AnalysisResponse, Problem, ScoreInformation
 from genofed.errors import ConfigError
 from genofed.privacy import CellStatus, ReleasedCount
 
@@ -364,6 +364,28 @@ def _released(response: AnalysisResponse) -> list[tuple[str, ReleasedCount]]:
         ]
     if result.kind == "score_information":
         return [("result.left_out", result.left_out)]
+    if result.kind == "summary":
+        return [
+            (f"result.variables[{v}].cells[{c}].n", cell.n)
+            for v, variable in enumerate(result.variables)
+            for c, cell in enumerate(variable.cells)
+        ]
+    if result.kind == "population_allele_frequency":
+        return [
+            (f"result.populations[{p}].{name}[{i}]", count)
+            for p, population in enumerate(result.populations)
+            for name in ("allele_count", "allele_number")
+            for i, count in enumerate(getattr(population, name))
+        ]
+    if result.kind == "wgs_benefit":
+        return [
+            (f"result.cells[{c}].{name}", getattr(cell, name))
+            for c, cell in enumerate(result.cells)
+            for name in type(cell).model_fields
+            if name not in ("tumour_type", "group")
+        ]
+    if result.kind == "proficiency":
+        return []  # exact benchmark counts of reference material, not released counts
     return [
         (f"result.alleles[{i}].{name}", count)
         for i, a in enumerate(result.alleles)
@@ -373,9 +395,12 @@ def _released(response: AnalysisResponse) -> list[tuple[str, ReleasedCount]]:
 
 def _check(request: AnalysisRequest, response: AnalysisResponse) -> str | None:
     """What is wrong with a well-formed answer, if anything: another kind, impossible intervals."""
-    asked, got = request.analysis.kind, str(response.result.kind)
+    asked: str = request.analysis.kind
+    got = str(response.result.kind)
     if isinstance(response.result, ScoreInformation):
         got = response.result.model
+    if isinstance(request.analysis, AlleleFrequencyAnalysis) and request.analysis.population is not None:
+        asked = "population_allele_frequency"  # a split allele frequency has its own answer
     if asked != got:
         return f"it answered a {got} result to a {asked} request"
     for where, count in _released(response):

@@ -33,11 +33,16 @@ from genofed.api import (
     AlleleFrequencyResult,
     AnalysisRequest,
     AnalysisResult,
+    BenefitCell,
     CountResult,
     CrossTabResult,
     KaplanMeierCounts,
+    PopulationAlleleFrequencyResult,
+    ProficiencyResult,
     ScoreInformation,
+    SummaryResult,
     VariantRef,
+    WgsBenefitResult,
 )
 from genofed.privacy import CellStatus, ReleasedCount
 
@@ -331,6 +336,10 @@ def combine(
         kept.remove(outcome)
 
     analysis = request.analysis
+    if isinstance(analysis, AlleleFrequencyAnalysis) and analysis.population is not None:
+        from ._combine_summary import combine_population_frequencies  # it builds on this module
+
+        return combine_population_frequencies(analysis, final)
     if analysis.kind == "crosstab":
         reference: CrossTabResult | None = None
         for outcome in list(kept):
@@ -379,12 +388,24 @@ def _released(result: AnalysisResult) -> list[ReleasedCount]:
         return counts
     if isinstance(result, ScoreInformation):
         return [result.left_out]
+    if isinstance(result, SummaryResult):
+        return [c.n for v in result.variables for c in v.cells]
+    if isinstance(result, PopulationAlleleFrequencyResult):
+        return [c for p in result.populations for c in (*p.allele_count, *p.allele_number)]
+    if isinstance(result, WgsBenefitResult):
+        return [c for cell in result.cells for c in _benefit_counts(cell)]
     if isinstance(result, CountResult):
         return [result.count]
     if isinstance(result, CrossTabResult):
         t = result.table
         return [c for row in t.cells for c in row] + [*t.row_totals, *t.column_totals, t.total]
+    if isinstance(result, ProficiencyResult):
+        return []  # exact benchmark counts of reference material: no disclosure control applies
     return [c for a in result.alleles for c in (a.allele_count, a.allele_number)]
+
+
+def _benefit_counts(cell: BenefitCell) -> list[ReleasedCount]:
+    return [getattr(cell, name) for name in BenefitCell.model_fields if name not in ("tumour_type", "group")]
 
 
 def disclosure_effects(outcomes: Iterable[NodeOutcome]) -> tuple[str, ...]:

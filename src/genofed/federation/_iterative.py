@@ -8,6 +8,9 @@ points, so nothing after it is exact either); later points are withheld, as are 
 than ``min_at_risk`` pooled at risk. The log-rank test (:func:`genofed.stats.logrank_test`) uses the
 same exact prefix of the grid: it is the log-rank test with follow-up censored at that time.
 
+**Summaries** are one round too: the nodes' per-group ``n``, means and sums of squared deviations
+are pooled exactly (:mod:`genofed.federation._combine_summary`).
+
 **Cox and GLM** are iterative: :func:`genofed.stats.fit_cox` / :func:`genofed.stats.fit_glm` run
 Newton–Raphson; each step sends the current ``beta`` to every node (the federation's fan-out, run on
 its event loop while the fit itself runs in a worker thread) and sums their score and information.
@@ -31,6 +34,7 @@ from genofed.api import (
     KaplanMeierAnalysis,
     KaplanMeierCounts,
     ScoreInformation,
+    SummaryAnalysis,
 )
 from genofed.errors import GenofedError
 from genofed.privacy import CellStatus
@@ -52,6 +56,7 @@ from ._answer import (
     Coefficient,
     CombinedKaplanMeier,
     CombinedModelFit,
+    CombinedSummary,
     FederatedAnswer,
     KaplanMeierCurve,
     KaplanMeierPoint,
@@ -60,16 +65,21 @@ from ._answer import (
 )
 from ._client import FanOut
 from ._combine import disclosure_effects
+from ._combine_summary import CONFIDENCE, combine_summary
 from ._registry import NodeEntry
 
 __all__ = ["STATISTICS_KINDS", "ask_statistics", "combine_kaplan_meier", "describe_statistics"]
 
 #: Analysis kinds this module answers.
-STATISTICS_KINDS = frozenset({"kaplan_meier", "cox", "glm"})
+STATISTICS_KINDS = frozenset({"kaplan_meier", "cox", "glm", "summary"})
 
 
-def describe_statistics(analysis: KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis) -> str:
+def describe_statistics(analysis: KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis | SummaryAnalysis) -> str:
     """A one-line description of a statistics analysis, for tables and reports."""
+    if isinstance(analysis, SummaryAnalysis):
+        names = ", ".join(v.label for v in analysis.variables)
+        by = f" by {' × '.join(d.kind for d in analysis.by)}" if analysis.by else ""
+        return f"mean, SD and {CONFIDENCE:.0%} CI of {names}{by}"
     if isinstance(analysis, KaplanMeierAnalysis):
         by = f" by {analysis.group.kind}" if analysis.group is not None else ""
         if analysis.group is not None and getattr(analysis.group, "gene", None):
@@ -373,13 +383,17 @@ async def _fit(
 async def ask_statistics(
     fanout: FanOut, request: AnalysisRequest, targets: Sequence[NodeEntry]
 ) -> FederatedAnswer:
-    """Answer a Kaplan–Meier, Cox or GLM request across ``targets`` (see the module's documentation)."""
+    """Answer a Kaplan–Meier, Cox, GLM or summary request across ``targets`` (see the module docs)."""
     analysis = request.analysis
     if isinstance(analysis, CoxAnalysis | GlmAnalysis):
         return await _fit(fanout, request, analysis, targets)
-    assert isinstance(analysis, KaplanMeierAnalysis)
     outcomes = await fanout.ask(request, targets)
-    combined, final = combine_kaplan_meier(analysis, outcomes)
+    combined: CombinedKaplanMeier | CombinedSummary | None
+    if isinstance(analysis, SummaryAnalysis):
+        combined, final = combine_summary(analysis, outcomes)
+    else:
+        assert isinstance(analysis, KaplanMeierAnalysis)
+        combined, final = combine_kaplan_meier(analysis, outcomes)
     return FederatedAnswer(
         request=request,
         outcomes=final,

@@ -17,7 +17,13 @@ import yaml
 from markupsafe import Markup
 from pydantic import BaseModel
 
-from genofed.api import AlleleFrequencyResult, CountResult, CrossTabResult, VariantRef
+from genofed.api import (
+    AlleleFrequencyAnalysis,
+    AlleleFrequencyResult,
+    CountResult,
+    CrossTabResult,
+    VariantRef,
+)
 from genofed.privacy import CellStatus, ReleasedCount
 
 from ._answer import (
@@ -27,13 +33,17 @@ from ._answer import (
     CombinedCrossTab,
     CombinedKaplanMeier,
     CombinedModelFit,
+    CombinedPopulationAlleleFrequencies,
+    CombinedSummary,
+    CombinedWgsBenefit,
     FederatedAnswer,
     NodeOutcome,
     OutcomeStatus,
     StudyResult,
 )
 from ._iterative import describe_statistics
-from ._report_stats import forest_svg, km_rows, km_svg, model_rows
+from ._report_benefit import benefit_chart, benefit_rows
+from ._report_stats import forest_svg, km_rows, km_svg, model_rows, population_rows, summary_rows
 
 __all__ = ["render_report", "write_report"]
 
@@ -106,8 +116,16 @@ def _describe(answer: FederatedAnswer) -> str:
     if analysis.kind == "crosstab":
         columns = f" by {_dimension(analysis.columns)}" if analysis.columns is not None else ""
         return f"table of {_dimension(analysis.rows)}{columns}"
+    if analysis.kind == "wgs_benefit":
+        grouping = f" and {analysis.group_by}" if analysis.group_by else ""
+        level = "tissue (OncoTree level 1)" if analysis.level == "tissue" else "tumour type"
+        return f"patients actionable by WGS against the {analysis.panel} panel, by {level}{grouping}"
+    if analysis.kind == "proficiency":
+        return f"proficiency testing: {analysis.sample} against truth set {analysis.truth_set}"
     if analysis.kind != "allele_frequency":
         return describe_statistics(analysis)
+    if analysis.population is not None:
+        return f"allele counts of {len(analysis.variants)} allele(s) by {analysis.population.attribute}"
     return f"allele counts of {len(analysis.variants)} allele(s)"
 
 
@@ -232,6 +250,19 @@ def _statistics(answer: FederatedAnswer) -> tuple[list[tuple[str, _Grid]], list[
         header, rows, figure = *model_rows(combined), forest_svg(combined)
         events = f", {combined.events} events" if combined.events is not None else ""
         notes = [f"N = {combined.n}{events}, nodes {', '.join(combined.nodes)}; {combined.message}"]
+    elif isinstance(combined, CombinedWgsBenefit):
+        header, rows = benefit_rows(combined)
+        cells = [[_Cell(v, "text" if i < 2 else "exact") for i, v in enumerate(r)] for r in rows]
+        knowledge = f"knowledge: {', '.join(combined.knowledge)}; panel {combined.panel}"
+        return [("; ".join((knowledge, *combined.notes)), _Grid(header, cells))], [benefit_chart(combined)]
+    elif isinstance(combined, CombinedSummary | CombinedPopulationAlleleFrequencies):
+        # Tables only: a column per dimension (summaries) or per node and population (alleles).
+        if isinstance(combined, CombinedSummary):
+            (header, rows), text = summary_rows(combined), 1 + len(combined.dimensions)
+        else:
+            (header, rows), text = population_rows(combined), 3
+        cells = [[_Cell(v, "text" if i < text else "exact") for i, v in enumerate(r)] for r in rows]
+        return [("; ".join(combined.notes), _Grid(header, cells))], []
     else:
         return [], []
     grid = _Grid(header, [[_Cell(v, "text" if i == 0 else "exact") for i, v in enumerate(r)] for r in rows])
@@ -246,6 +277,8 @@ def _section(n: int, answer: FederatedAnswer) -> _Section:
         grids = _count_grids(answer, combined if isinstance(combined, CombinedCountResult) else None)
     elif kind == "crosstab":
         grids = _crosstab_grids(answer, combined if isinstance(combined, CombinedCrossTab) else None)
+    elif isinstance(answer.request.analysis, AlleleFrequencyAnalysis) and answer.request.analysis.population:
+        grids, figures = _statistics(answer)
     elif kind == "allele_frequency":
         grids = _allele_grids(answer, combined if isinstance(combined, CombinedAlleleFrequencies) else None)
     else:

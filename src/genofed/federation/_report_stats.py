@@ -1,5 +1,7 @@
 """The study report's statistics: Kaplan–Meier curves and forest plots as inline SVG, and their tables.
 
+Summaries (means, SDs, intervals per group) and allele counts per population are tables only.
+
 Drawn on the server as small, dependency-free SVG so the report stays one self-contained file that
 opens without the internet. Curves are step functions on the public grid with their pointwise
 confidence band; where a node's count was shown as ``<k`` the pooled curve is not an estimate, and
@@ -14,9 +16,14 @@ from html import escape
 
 from markupsafe import Markup
 
-from ._answer import CombinedKaplanMeier, CombinedModelFit
+from ._answer import (
+    CombinedKaplanMeier,
+    CombinedModelFit,
+    CombinedPopulationAlleleFrequencies,
+    CombinedSummary,
+)
 
-__all__ = ["forest_svg", "km_rows", "km_svg", "model_rows"]
+__all__ = ["forest_svg", "km_rows", "km_svg", "model_rows", "population_rows", "summary_rows"]
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 _W, _H, _L, _R, _T, _B = 640, 320, 56, 150, 16, 40
@@ -184,4 +191,44 @@ def model_rows(fit: CombinedModelFit) -> tuple[list[str], list[list[str]]]:
         if cox:
             row += [_fmt(c.hazard_ratio), f"{_fmt(c.hazard_ratio_ci_lower)}–{_fmt(c.hazard_ratio_ci_upper)}"]
         rows.append(row)
+    return header, rows
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def summary_rows(summary: CombinedSummary) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a summary table: per variable and group, n, mean, SD, CI (and min/max)."""
+    extremes = any(r.minimum is not None for r in summary.rows)
+    header = ["variable", *summary.dimensions, "n", "mean", "SD", f"{summary.confidence:.0%} CI"]
+    header += ["min", "max"] if extremes else []
+    header += ["withheld at"]
+    rows = []
+    for r in summary.rows:
+        n = str(r.n) if not r.nodes_suppressed else f"{r.n} (all: {r.n_all.display})"
+        row = [r.variable, *r.group, n, _number(r.mean), _number(r.sd)]
+        row.append(f"{_number(r.ci_lower)}–{_number(r.ci_upper)}" if r.ci_lower is not None else "–")
+        row += [_number(r.minimum), _number(r.maximum)] if extremes else []
+        row.append(", ".join(r.nodes_suppressed))
+        rows.append(row)
+    return header, rows
+
+
+def population_rows(frequencies: CombinedPopulationAlleleFrequencies) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of allele counts per population: each node (country), then the sum over nodes."""
+    header = ["allele", frequencies.attribute.replace("_", " "), "node", "AC", "AN", "frequency"]
+    rows = []
+    for r in frequencies.rows:
+        v = r.variant
+        rows.append(
+            [
+                f"{v.chrom}:{v.pos} {v.ref}>{v.alt}",
+                r.population,
+                r.node if r.node is not None else "all nodes",
+                r.allele_count.display,
+                r.allele_number.display,
+                r.display,
+            ]
+        )
     return header, rows

@@ -14,6 +14,7 @@ from ._context import NodeContext
 from ._middleware import NodeMiddleware
 from ._problems import install_problem_handlers
 from ._routes_analyses import router as analyses_router
+from ._routes_reports import router as reports_router
 from ._routes_service import router as service_router
 from ._settings import NodeSettings
 
@@ -59,5 +60,6 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.add_middleware(NodeMiddleware, audit=node.audit, max_body_bytes=settings.max_body_bytes)
     app.include_router(service_router)
     app.include_router(analyses_router)
+    app.include_router(reports_router)
     app.include_router(beacon_router)
     return app

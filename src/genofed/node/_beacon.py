@@ -328,7 +328,7 @@ def _respond(
 
 # -- queries --------------------------------------------------------------------------------------------
 def _scalar(node: NodeContext, sql: str, params: list[Any]) -> int:
-    return int(node.store.execute(f"SELECT count(*) FROM ({sql})", params).column(0)[0].as_py())
+    return int(node.store.lookup.execute(f"SELECT count(*) FROM ({sql})", params).column(0)[0].as_py())
 
 
 def _page(request: BeaconRequest) -> str:
@@ -343,7 +343,7 @@ def _latest_rows(node: NodeContext, table: str, ids: list[str]) -> Any:
         f'SELECT * EXCLUDE (batch_id) FROM "{table}" AS t WHERE t.individual_id IN ({marks}) AND batch_id = '
         f'(SELECT max(u.batch_id) FROM "{table}" AS u WHERE u.individual_id = t.individual_id)'
     )
-    return node.store.execute(sql, ids)
+    return node.store.lookup.execute(sql, ids)
 
 
 def _individual_records(node: NodeContext, ids: list[str]) -> list[dict[str, Any]]:
@@ -378,9 +378,9 @@ def _variants(
 ) -> _Answer:
     fast = sequence_carriers_sql(query, people) if granularity != "record" else None
     if fast is not None:
-        rows = [r for r in node.store.execute(*fast).to_pylist() if r["carriers"]]
+        rows = [r for r in node.store.lookup.execute(*fast).to_pylist() if r["carriers"]]
     else:
-        rows = node.store.execute(*_variant_sql(query, people)).to_pylist()
+        rows = node.store.lookup.execute(*_variant_sql(query, people)).to_pylist()
     if defences is not None:
         rows = defences.visible(node, rows, identity, node.settings.dataset_id)
     elif identity.level_for(node.settings.dataset_id) <= AccessLevel.ANONYMOUS:
@@ -401,16 +401,16 @@ def _variants(
 
 def _variant_records(node: NodeContext, ids: list[int], *, with_calls: bool) -> list[dict[str, Any]]:
     marks = ", ".join("?" for _ in ids)
-    sites = node.store.execute(
+    sites = node.store.lookup.execute(
         f"SELECT * EXCLUDE (batch_id) FROM variant_sites WHERE variant_id IN ({marks}) ORDER BY chrom, start",
         ids,
     )
     tables = {
         "variant_sites": sites,
-        "analyses": node.store.execute("SELECT analysis_id, specimen_id FROM analyses"),
+        "analyses": node.store.lookup.execute("SELECT analysis_id, specimen_id FROM analyses"),
     }
     if with_calls:
-        tables["variant_calls"] = node.store.execute(
+        tables["variant_calls"] = node.store.lookup.execute(
             "SELECT variant_id, individual_id, analysis_id, zygosity, origin FROM variant_calls "
             f"WHERE variant_id IN ({marks})",
             ids,
@@ -495,7 +495,9 @@ def answer_beacon(
         count = _scalar(node, sql, params)
         records = None
         if granularity == "record":
-            ids = node.store.execute(f"SELECT individual_id FROM ({sql}) ORDER BY 1{_page(request)}", params)
+            ids = node.store.lookup.execute(
+                f"SELECT individual_id FROM ({sql}) ORDER BY 1{_page(request)}", params
+            )
             records = _individual_records(node, [str(i) for i in ids.column(0).to_pylist()])
         return _respond(node, path, request, identity, _Answer(count, records), warnings)
     if path == "biosamples":
@@ -506,7 +508,7 @@ def answer_beacon(
         count = _scalar(node, f"SELECT DISTINCT specimen_id FROM ({base})", params)
         records = None
         if granularity == "record":
-            rows = node.store.execute(f"{base} ORDER BY specimen_id{_page(request)}", params)
+            rows = node.store.lookup.execute(f"{base} ORDER BY specimen_id{_page(request)}", params)
             records = list(beacon_biosamples({"specimens": rows}))
         return _respond(node, path, request, identity, _Answer(count, records), warnings)
     # analyses and runs: one sequencing analysis is one run in the store.
@@ -517,7 +519,7 @@ def answer_beacon(
     count = _scalar(node, f"SELECT DISTINCT analysis_id FROM ({base})", params)
     records = None
     if granularity == "record":
-        rows = node.store.execute(f"{base} ORDER BY analysis_id{_page(request)}", params).to_pylist()
+        rows = node.store.lookup.execute(f"{base} ORDER BY analysis_id{_page(request)}", params).to_pylist()
         records = [_analysis_record(row, path) for row in rows]
     return _respond(node, path, request, identity, _Answer(count, records), warnings)
 
@@ -645,7 +647,7 @@ def _filtering_terms(node: NodeContext) -> dict[str, Any]:
             ("NCIT:C17998", "unknown"),
         )
     ]
-    rows = node.store.execute(
+    rows = node.store.lookup.execute(
         "SELECT DISTINCT ethnicity_id, any_value(ethnicity_label) AS label FROM individuals "
         "WHERE ethnicity_id IS NOT NULL GROUP BY ethnicity_id ORDER BY ethnicity_id"
     ).to_pylist()
@@ -659,14 +661,14 @@ def _filtering_terms(node: NodeContext) -> dict[str, Any]:
         for r in rows
     ]
     tumours = (
-        node.store.execute(
+        node.store.lookup.execute(
             "SELECT DISTINCT tumour_type FROM diagnoses WHERE tumour_type IS NOT NULL ORDER BY 1"
         )
         .column(0)
         .to_pylist()
     )
     terms += [{"type": "ontologyTerm", "id": f"ONCOTREE:{t}", "scopes": ["individuals"]} for t in tumours]
-    icd = node.store.execute(
+    icd = node.store.lookup.execute(
         "SELECT icd10, any_value(label) FROM diagnoses WHERE icd10 IS NOT NULL GROUP BY icd10 ORDER BY 1"
     ).to_pylist()
     terms += [{"type": "ontologyTerm", "id": f"ICD10:{r['icd10']}", "scopes": ["individuals"]} for r in icd]

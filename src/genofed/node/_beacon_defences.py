@@ -92,7 +92,7 @@ class BeaconDefences:
         keys = [r["variant_id"] for r in rare]
         marks = ", ".join("?" for _ in keys)
         carriers: dict[int, list[str]] = defaultdict(list)
-        table = node.store.execute(
+        table = node.store.lookup.execute(
             f"SELECT DISTINCT variant_id, individual_id FROM variant_calls WHERE variant_id IN ({marks})",
             keys,
         )
@@ -114,7 +114,7 @@ class BeaconDefences:
     def _population(self, node: Any) -> int:
         if self._people is None:
             self._people = int(
-                node.store.execute(
+                node.store.lookup.execute(
                     "SELECT count(*) FROM (SELECT individual_id FROM individuals "
                     "UNION SELECT individual_id FROM analyses)"
                 )

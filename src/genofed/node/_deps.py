@@ -16,7 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from genofed.auth import AccessLevel, Identity
 from genofed.errors import AuthError
 from genofed.privacy import AuditLog, DisclosurePolicy
-from genofed.store import NodeStore
+from genofed.store import StoreBackend
 
 from ._context import NodeContext
 from ._settings import NodeSettings
@@ -49,7 +49,7 @@ def get_settings(node: NodeDep) -> NodeSettings:
     return node.settings
 
 
-def get_store(node: NodeDep) -> NodeStore:
+def get_store(node: NodeDep) -> StoreBackend:
     return node.store
 
 
@@ -67,7 +67,7 @@ def get_request_id(request: Request) -> str:
 
 
 SettingsDep = Annotated[NodeSettings, Depends(get_settings)]
-StoreDep = Annotated[NodeStore, Depends(get_store)]
+StoreDep = Annotated[StoreBackend, Depends(get_store)]
 PolicyDep = Annotated[DisclosurePolicy, Depends(get_policy)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 RequestIdDep = Annotated[str, Depends(get_request_id)]

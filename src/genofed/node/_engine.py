@@ -55,11 +55,13 @@ from genofed.api import (
     GeneStatusDimension,
     GlmAnalysis,
     KaplanMeierAnalysis,
-    KaplanMeierCounts,
-    ScoreInformation,
+    ProficiencyAnalysis,
+    ProficiencyResult,
     SexDimension,
+    SummaryAnalysis,
     TumourTypeDimension,
     VariantRef,
+    WgsBenefitAnalysis,
 )
 from genofed.auth import AccessLevel, Identity
 from genofed.errors import DisclosureError
@@ -91,7 +93,10 @@ from genofed.query import (
 )
 
 from ._context import NodeContext
-from ._engine_stats import statistics
+from ._engine_cds import wgs_benefit
+from ._engine_qa import proficiency
+from ._engine_stats import StatisticsResult, statistics
+from ._engine_summary import population_allele_frequency, summary
 from ._problems import AccessDeniedError, DatasetNotFoundError
 
 __all__ = ["answer", "authorise"]
@@ -132,7 +137,7 @@ def authorise(node: NodeContext, request: AnalysisRequest, identity: Identity) -
 class _Release:
     """One analysis's protected answer, and what the guard and the audit log need to know of it."""
 
-    result: CountResult | CrossTabResult | AlleleFrequencyResult | KaplanMeierCounts | ScoreInformation
+    result: CountResult | CrossTabResult | AlleleFrequencyResult | StatisticsResult | ProficiencyResult
     groups: list[frozenset[str]]  # the people behind each number released with a value
     small_groups: list[frozenset[str]]  # ... and behind each number shown as "<k" (1..k-1 people)
     applied: list[str]
@@ -142,8 +147,10 @@ class _Release:
 
 
 # -- computing -------------------------------------------------------------------------------------
-def _rows(node: NodeContext, plan: Plan) -> list[dict[str, Any]]:
-    return list(node.store.execute(plan.sql("duckdb"), plan.params).to_pylist())
+def _rows(node: NodeContext, plan: Plan, *, lookup: bool = False) -> list[dict[str, Any]]:
+    # Allele look-ups go to the store's look-up executor (the sites index beside Spark tables).
+    executor = node.store.lookup if lookup else node.store
+    return list(executor.execute(plan.sql("duckdb"), plan.params).to_pylist())
 
 
 def _split(dimension: Dimension) -> Split:
@@ -322,15 +329,17 @@ def _allele_frequency(
         for v in variants
     ]
     k = policy.min_cell_count
-    genotyped = {str(r["assembly"]): frozenset(r["members"]) for r in _rows(node, genotyped_plan(cohort))}
+    genotyped = {
+        str(r["assembly"]): frozenset(r["members"]) for r in _rows(node, genotyped_plan(cohort), lookup=True)
+    }
     carriers: dict[int, frozenset[str]] = {}
     allele_count: dict[int, int] = {}
-    for row in _rows(node, allele_counts_plan(cohort, alleles=alleles)):
+    for row in _rows(node, allele_counts_plan(cohort, alleles=alleles), lookup=True):
         carriers[int(row["idx"])] = frozenset(row["members"])
         allele_count[int(row["idx"])] = int(row["allele_count"])
     allele_number: dict[int, int] = {}
     if cohort.empty:
-        for row in _rows(node, allele_sites_plan(alleles)):
+        for row in _rows(node, allele_sites_plan(alleles), lookup=True):
             allele_count[int(row["idx"])] = int(row["allele_count"])
             allele_number[int(row["idx"])] = int(row["allele_number"])
     else:
@@ -416,8 +425,16 @@ def _guard_and_spend(node: NodeContext, release: _Release, researcher: str, poli
     about each other, and within one table secondary suppression already keeps small cells hidden).
     """
     guarded = policy.differencing.enabled and (release.groups or release.small_groups)
-    exact = node.guard(policy.min_difference) if guarded else None
-    small = node.guard(policy.min_difference, small=True) if guarded else None
+    # The same groups again (each Newton iteration of a fit) were checked and recorded already, and
+    # every group recorded since was checked against them: hashing them anew would change nothing.
+    memo = (
+        (researcher, policy.min_difference, frozenset(release.groups), frozenset(release.small_groups))
+        if guarded
+        else None
+    )
+    fresh = memo is not None and not node.guarded_before(memo)
+    exact = node.guard(policy.min_difference) if fresh else None
+    small = node.guard(policy.min_difference, small=True) if fresh else None
     with node.disclosure_lock:
         if exact is not None and small is not None:
             try:
@@ -434,6 +451,7 @@ def _guard_and_spend(node: NodeContext, release: _Release, researcher: str, poli
                 exact.record(researcher, group)
             for group in release.small_groups:
                 small.record(researcher, group)
+            node.remember_guarded(memo)
     if guarded:
         checked = len(release.groups) + len(release.small_groups)
         release.applied.append(
@@ -464,14 +482,38 @@ def answer(
     analysis = request.analysis
     if isinstance(analysis, CrossTabAnalysis):
         release = _crosstab(node, request.cohort, analysis, policy, noise=noise)
-    elif isinstance(analysis, AlleleFrequencyAnalysis):
+    elif isinstance(analysis, AlleleFrequencyAnalysis) and analysis.population is None:
         release = _allele_frequency(node, request.cohort, analysis, policy, noise=noise)
-    elif isinstance(analysis, KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis):
-        # Statistics release sums, not groups of people: the differencing guard has nothing to compare.
-        stats = statistics(node, request.cohort, analysis, policy, noise=noise)
+    elif isinstance(analysis, AlleleFrequencyAnalysis):
+        stats = population_allele_frequency(node, request.cohort, analysis, policy, noise=noise)
         release = _Release(
-            stats.result, groups=[], small_groups=[], applied=stats.applied, displays=stats.displays
+            stats.result,
+            groups=stats.groups,
+            small_groups=stats.small_groups,
+            applied=stats.applied,
+            displays=stats.displays,
         )
+    elif isinstance(
+        analysis, KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis | SummaryAnalysis | WgsBenefitAnalysis
+    ):
+        # Statistics name the people behind their numbers (fit rows, groups, cells): guarded like counts.
+        if isinstance(analysis, SummaryAnalysis):
+            stats = summary(node, request.cohort, analysis, policy, noise=noise)
+        elif isinstance(analysis, WgsBenefitAnalysis):
+            stats = wgs_benefit(node, request.cohort, analysis, policy, noise=noise)
+        else:
+            stats = statistics(node, request.cohort, analysis, policy, noise=noise)
+        release = _Release(
+            stats.result,
+            groups=stats.groups,
+            small_groups=stats.small_groups,
+            applied=stats.applied,
+            displays=stats.displays,
+        )
+    elif isinstance(analysis, ProficiencyAnalysis):
+        # Counts about listed reference material, not people: nothing to guard, noise or suppress.
+        qa = proficiency(node, analysis)
+        release = _Release(qa.result, groups=[], small_groups=[], applied=qa.applied, displays=qa.displays)
     else:
         release = _count(node, request.cohort, policy, noise=noise)
     _guard_and_spend(node, release, identity.researcher, policy)

@@ -15,12 +15,21 @@ values, RECIST response, split indices); the rows stay in this module's locals a
 Members without the values a model needs (a survival time; for covariates sex female/male, an age;
 for a GLM its outcome) are left out; how many is released as a count (``<k`` when small). With
 differential privacy on, the node releases no statistics (score and information are not noised).
+
+Every answer names the people behind its numbers (:attr:`StatisticsRelease.groups`): the rows of a
+fit, each Kaplan–Meier group, the members left out. The engine passes them through the differencing
+guard like a count's cohort, so two statistics requests whose cohorts differ by 1..k-1 people are
+refused.
+
+The design rows are read once per fit: :class:`~genofed.node._context.DesignCache` keeps them per
+design query (cohort and covariates, not ``beta``) and catalog version, so the Newton iterations
+after the first do not query the store again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,8 +44,11 @@ from genofed.api import (
     KaplanMeierCounts,
     KaplanMeierGroupCounts,
     Outcome,
+    PopulationAlleleFrequencyResult,
     ScoreInformation,
     SexCovariate,
+    SummaryResult,
+    WgsBenefitResult,
 )
 from genofed.errors import DisclosureError
 from genofed.privacy import CellStatus, DisclosurePolicy, ReleasedCount, release_count
@@ -45,18 +57,24 @@ from genofed.stats import Family, Ties, cox_node_step, glm_node_step, km_node_co
 
 from ._context import NodeContext
 
-__all__ = ["StatisticsAnalysis", "StatisticsRelease", "statistics"]
+__all__ = ["StatisticsAnalysis", "StatisticsRelease", "StatisticsResult", "design_columns", "statistics"]
 
 StatisticsAnalysis = KaplanMeierAnalysis | CoxAnalysis | GlmAnalysis
+#: What a statistics answer releases.
+StatisticsResult = (
+    KaplanMeierCounts | ScoreInformation | SummaryResult | PopulationAlleleFrequencyResult | WgsBenefitResult
+)
 
 
 @dataclass
 class StatisticsRelease:
     """A statistics answer, what was applied and what the audit log records."""
 
-    result: KaplanMeierCounts | ScoreInformation
+    result: StatisticsResult
     applied: list[str]
     displays: dict[str, Any]
+    groups: list[frozenset[str]] = field(default_factory=list)  # people behind numbers released with a value
+    small_groups: list[frozenset[str]] = field(default_factory=list)  # ... and behind numbers shown as "<k"
 
 
 def _covariate_split(covariate: Covariate) -> Split | None:
@@ -70,14 +88,54 @@ def _covariate_split(covariate: Covariate) -> Split | None:
     return TumourTypeSplit((covariate.code,))
 
 
-def _design(
-    node: NodeContext, cohort: CohortFilter, splits: Sequence[Split]
+def design_columns(
+    node: NodeContext, cohort: CohortFilter, splits: Sequence[Split] = (), biomarkers: Sequence[str] = ()
 ) -> tuple[dict[str, np.ndarray[Any, Any]], int]:
-    """The members' columns as arrays (object dtype; None for missing), and the member count."""
-    plan = design_plan(cohort, splits=splits)
-    table = node.store.execute(plan.sql("duckdb"), plan.params)
-    columns = {name: np.asarray(table.column(name).to_pylist(), dtype=object) for name in table.column_names}
-    return columns, table.num_rows
+    """The members' columns as read-only arrays (object dtype; None for missing), and the member count.
+
+    Served from the node's design cache when the same design query ran at the same catalog version.
+    """
+    plan = design_plan(cohort, splits=splits, biomarkers=biomarkers)
+    sql = plan.sql("duckdb")
+
+    def read() -> tuple[dict[str, np.ndarray[Any, Any]], int]:
+        table = node.store.execute(sql, plan.params)
+        columns = {}
+        for name in table.column_names:
+            column = np.asarray(table.column(name).to_pylist(), dtype=object)
+            column.setflags(write=False)  # shared by later iterations: nobody may change it
+            columns[name] = column
+        return columns, table.num_rows
+
+    key = (sql, tuple(plan.params))
+    result: tuple[dict[str, np.ndarray[Any, Any]], int] = node.design_cache.get(
+        node.catalog_version(), key, read
+    )
+    return result
+
+
+def _people(columns: dict[str, np.ndarray[Any, Any]], rows: np.ndarray[Any, Any]) -> frozenset[str]:
+    """The pseudonyms of the selected rows (a boolean mask)."""
+    return frozenset(str(p) for p in columns["individual_id"][rows])
+
+
+def _guarded(
+    release: StatisticsRelease,
+    columns: dict[str, np.ndarray[Any, Any]],
+    shown: Sequence[tuple[ReleasedCount, np.ndarray[Any, Any]]],
+) -> StatisticsRelease:
+    """``release`` with the groups of people behind each released count (value or "<k") attached."""
+    for count, rows in shown:
+        people = _people(columns, rows)
+        if not people:
+            continue
+        if count.value is not None:
+            release.groups.append(people)
+        elif count.status is CellStatus.SMALL:
+            release.small_groups.append(people)
+    release.groups = list(dict.fromkeys(release.groups))
+    release.small_groups = list(dict.fromkeys(release.small_groups))
+    return release
 
 
 def _covariate_matrix(
@@ -127,7 +185,7 @@ def _kaplan_meier(
     from ._engine import _split  # the wire dimension's split, as cross-tabs use it
 
     split = _split(analysis.group) if analysis.group is not None else None
-    columns, n = _design(node, cohort, [split] if split is not None else [])
+    columns, n = design_columns(node, cohort, [split] if split is not None else [])
     days, event, present = _survival(columns)
     labels = split.labels if split is not None else ("all",)
     group = [labels[int(i)] for i in columns["s0"][present]] if split is not None else None
@@ -176,14 +234,19 @@ def _kaplan_meier(
         "left_out": left_out.display,
     }
     result = KaplanMeierCounts(grid=analysis.grid, groups=groups, left_out=left_out)
-    return StatisticsRelease(result=result, applied=applied, displays=displays)
+    # Each group's members with a time (a group of 1..k-1 has already refused), and the left out.
+    shown = [(left_out, ~present)]
+    for g in range(len(labels)):
+        rows = present & (columns["s0"] == g) if split is not None else present
+        shown.append((ReleasedCount.exact(int(rows.sum())), rows))
+    return _guarded(StatisticsRelease(result=result, applied=applied, displays=displays), columns, shown)
 
 
 def _score_information(
     node: NodeContext, cohort: CohortFilter, analysis: CoxAnalysis | GlmAnalysis, policy: DisclosurePolicy
 ) -> StatisticsRelease:
     splits = [s for s in (_covariate_split(c) for c in analysis.covariates) if s is not None]
-    columns, n = _design(node, cohort, splits)
+    columns, n = design_columns(node, cohort, splits)
     x, usable = _covariate_matrix(columns, analysis.covariates, 0)
     applied: list[str] = []
     limits, k = policy.statistics, policy.min_cell_count
@@ -259,7 +322,8 @@ def _score_information(
         "log_likelihood": result.log_likelihood,
         "left_out": left_out.display,
     }
-    return StatisticsRelease(result=result, applied=applied, displays=displays)
+    release = StatisticsRelease(result=result, applied=applied, displays=displays)
+    return _guarded(release, columns, [(left_out, ~keep), (ReleasedCount.exact(result.n), keep)])
 
 
 def statistics(

@@ -50,6 +50,8 @@ def create_analysis(
             "analysis": body.analysis.model_dump(mode="json"),
             "cohort": body.cohort.model_dump(mode="json", exclude_none=True),
             "disclosure": body.disclosure.model_dump(mode="json", exclude_none=True),
+            "include_failed_qc": body.include_failed_qc,
         }
     )
-    return answer(node, body, identity, request_id=request_id, dataset=dataset)
+    with node.store.including_failed_qc(body.include_failed_qc):
+        return answer(node, body, identity, request_id=request_id, dataset=dataset)

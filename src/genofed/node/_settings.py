@@ -8,6 +8,7 @@ TLS files that do not exist, or a node that could authenticate nobody.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 from pathlib import Path
@@ -22,8 +23,17 @@ from genofed import __version__
 from genofed.auth import PassportVerifier
 from genofed.errors import ConfigError
 from genofed.privacy import DisclosurePolicy
+from genofed.qa import SampleQcPolicy
+from genofed.store import StoreOptions
 
-__all__ = ["NodeSettings", "OrganizationSettings", "TlsSettings", "TrustedIssuer"]
+__all__ = [
+    "NodeSettings",
+    "OrganizationSettings",
+    "ProficiencySettings",
+    "TlsSettings",
+    "TrustedIssuer",
+    "TruthSetSettings",
+]
 
 
 class _Strict(BaseModel):
@@ -59,6 +69,34 @@ class OrganizationSettings(_Strict):
     url: str
 
 
+class TruthSetSettings(_Strict):
+    """A truth set of a reference sample (e.g. GIAB's for HG002): the files every lab benchmarks against."""
+
+    vcf: Path = Field(description="the truth VCF (.vcf or .vcf.gz)")
+    regions: Path | None = Field(default=None, description="its confident regions (BED)")
+    strata: Path | None = Field(default=None, description="a stratification TSV (name<TAB>bed per line)")
+    reference: Path | None = Field(default=None, description="the reference FASTA (left-alignment, replay)")
+
+    @model_validator(mode="after")
+    def _exist(self) -> Self:
+        for name in ("vcf", "regions", "strata", "reference"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ValueError(f"{name}: {path} does not exist")
+        return self
+
+
+class ProficiencySettings(_Strict):
+    """Proficiency testing: truth sets held, and the reference samples (not patients) it may benchmark."""
+
+    truth_sets: dict[str, TruthSetSettings] = Field(
+        default_factory=dict, description="truth sets by the name studies use, e.g. giab-hg002"
+    )
+    reference_samples: tuple[str, ...] = Field(
+        default=(), description="source ids of reference material (cell lines); only these are benchmarked"
+    )
+
+
 def _loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -78,10 +116,32 @@ class NodeSettings(_Strict):
     organization: OrganizationSettings | None = None
     environment: str = Field(default="production", description="GA4GH service-info environment")
     data_dir: Path = Field(description="the node store (made by genofed ingest)")
+    store: StoreOptions = Field(
+        default_factory=StoreOptions,
+        description="query backend: duckdb (default) or spark, with Spark's master and conf (docs/scale.md)",
+    )
     state_dir: Path | None = Field(
         default=None, description="audit log, privacy ledger, differencing memory; default <data_dir>/node"
     )
     policy: Path | None = Field(default=None, description="disclosure policy YAML; default: the defaults")
+    sample_qc: SampleQcPolicy | None = Field(
+        default=None,
+        description="sample-QC thresholds, applied at start-up: failing analyses are left out of analyses",
+    )
+    proficiency: ProficiencySettings = Field(
+        default_factory=ProficiencySettings,
+        description="truth sets and reference samples for proficiency testing (docs/qa.md)",
+    )
+    knowledge: Path | None = Field(
+        default=None, description="knowledge-base folder (genofed kb import) for decision-support analyses"
+    )
+    knowledge_as_of: dt.date | None = Field(
+        default=None, description="default as-of date of the knowledge releases used"
+    )
+    patient_reports: bool = Field(
+        default=False,
+        description="serve one patient's report (row-level data) to callers with controlled access",
+    )
     dataset: str | None = Field(default=None, description="the id of the dataset it holds; default node_id")
     audience: str | None = Field(default=None, description="the aud passports must name; default node_id")
     trusted_issuers: tuple[TrustedIssuer, ...] = ()
@@ -184,8 +244,9 @@ class NodeSettings(_Strict):
         return settings
 
 
-_PATH_KEYS = ("data_dir", "state_dir", "policy")
+_PATH_KEYS = ("data_dir", "state_dir", "policy", "knowledge")
 _TLS_KEYS = ("certificate", "private_key", "client_ca")
+_TRUTH_SET_KEYS = ("vcf", "regions", "strata", "reference")
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
@@ -202,6 +263,17 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
             out[key] = resolve(out[key])
     if isinstance(out.get("tls"), dict):
         out["tls"] = {k: resolve(v) if k in _TLS_KEYS and v is not None else v for k, v in out["tls"].items()}
+    proficiency = out.get("proficiency")
+    if isinstance(proficiency, dict) and isinstance(proficiency.get("truth_sets"), dict):
+        out["proficiency"] = {
+            **proficiency,
+            "truth_sets": {
+                name: {k: resolve(v) if k in _TRUTH_SET_KEYS and v is not None else v for k, v in t.items()}
+                if isinstance(t, dict)
+                else t
+                for name, t in proficiency["truth_sets"].items()
+            },
+        }
     if isinstance(out.get("trusted_issuers"), list):
         out["trusted_issuers"] = [
             {**t, "jwks": resolve(t["jwks"])} if isinstance(t, dict) and t.get("jwks") is not None else t

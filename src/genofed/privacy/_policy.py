@@ -52,6 +52,9 @@ class StatisticsLimits(_Strict):
 
     min_rows: int = Field(default=10, ge=1, description="refuse a fit on fewer rows at this node")
     max_parameters_per_row: float = Field(default=0.1, gt=0, le=1, description="refuse when p/N exceeds this")
+    release_extremes: bool = Field(
+        default=False, description="summaries may release a group's minimum and maximum (individual values)"
+    )
 
 
 class DisclosurePolicy(_Strict):

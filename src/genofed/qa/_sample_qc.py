@@ -9,6 +9,7 @@ the failing analyses out of every analysis the node answers (see `genofed.store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,11 +138,19 @@ _METRICS_SQL = """
 """
 
 
-def evaluate_sample_qc(store: NodeStore, policy: SampleQcPolicy) -> tuple[pa.Table, SampleQcSummary]:
+REFERENCE_MATERIAL = "reference material (proficiency testing), not a patient"
+
+
+def evaluate_sample_qc(
+    store: NodeStore, policy: SampleQcPolicy, *, reference: Iterable[str] = ()
+) -> tuple[pa.Table, SampleQcSummary]:
     """The verdict on every live analysis, as ``sample_qc`` rows (pseudonymous ids), and a summary.
 
-    Every analysis is judged, including those an earlier verdict excluded.
+    Every analysis is judged, including those an earlier verdict excluded. Analyses of the
+    ``reference`` individuals (pseudonyms of cell lines sequenced for proficiency testing) are set
+    apart whatever their metrics: they are not patients and must not enter cohort answers.
     """
+    reference = frozenset(reference)
     with store.including_failed_qc():
         metrics = store.execute(_METRICS_SQL).to_pylist()
     rows = []
@@ -155,6 +164,8 @@ def evaluate_sample_qc(store: NodeStore, policy: SampleQcPolicy) -> tuple[pa.Tab
             status=row["qc_status"],
             somatic=bool(row["somatic"]),
         )
+        if row["individual_id"] in reference:
+            reasons.append(("reference material", REFERENCE_MATERIAL))
         for kind in {kind for kind, _ in reasons}:
             kinds[kind] = kinds.get(kind, 0) + 1
         rows.append(
@@ -171,9 +182,14 @@ def evaluate_sample_qc(store: NodeStore, policy: SampleQcPolicy) -> tuple[pa.Tab
     return pa.Table.from_pylist(rows, schema=arrow_schema(SampleQc)), summary
 
 
-def flag_samples(store: NodeStore, policy: SampleQcPolicy) -> SampleQcSummary:
-    """Judge every analysis and publish the verdicts, replacing the previous ones (one atomic batch)."""
-    verdicts, summary = evaluate_sample_qc(store, policy)
+def flag_samples(
+    store: NodeStore, policy: SampleQcPolicy, *, reference: Iterable[str] = ()
+) -> SampleQcSummary:
+    """Judge every analysis and publish the verdicts, replacing the previous ones (one atomic batch).
+
+    ``reference``: pseudonyms of reference-material individuals, set apart (see :func:`evaluate_sample_qc`).
+    """
+    verdicts, summary = evaluate_sample_qc(store, policy, reference=reference)
     store.write_stream(
         [("sample_qc", verdicts)],
         kind="sample-qc",

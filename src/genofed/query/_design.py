@@ -4,12 +4,14 @@ Model fits (Kaplan–Meier, Cox, GLM) need the members' own values, not counts: 
 one row per member, and the rows never leave the node (the node turns them into sums). Columns:
 
 - ``individual_id`` (the pseudonym);
-- ``sex``, ``vital_status``, ``age_at_diagnosis``, ``overall_survival_days`` from the member's latest
-  clinical record (NULL when there is none);
+- ``sex``, ``vital_status``, ``age_at_diagnosis``, ``overall_survival_days``, ``geographic_origin``,
+  ``ethnicity_id`` from the member's latest clinical record (NULL when there is none);
 - ``responded``: true when some RECIST assessment (latest batch) is CR or PR, false when all are
   others, NULL without any assessment;
 - ``s0``, ``s1``, …: per requested :data:`~genofed.query.Split`, the 0-based index of the member's
-  label in ``split.labels`` (as :func:`~genofed.query.crosstab_plan` assigns it).
+  label in ``split.labels`` (as :func:`~genofed.query.crosstab_plan` assigns it);
+- ``b0``, ``b1``, …: per requested biomarker name, the mean of the member's values of it in the
+  member's latest biomarker batch (NULL without one).
 """
 
 from __future__ import annotations
@@ -34,11 +36,20 @@ from ._tabulate import (
 
 __all__ = ["design_plan"]
 
-_CLINICAL = ("sex", "vital_status", "age_at_diagnosis", "overall_survival_days")
+_CLINICAL = (
+    "sex",
+    "vital_status",
+    "age_at_diagnosis",
+    "overall_survival_days",
+    "geographic_origin",
+    "ethnicity_id",
+)
 
 
-def design_plan(cohort: CohortFilter, *, splits: Sequence[Split] = ()) -> Plan:
-    """One row per member of ``cohort`` with clinical values, RECIST response and split indices.
+def design_plan(
+    cohort: CohortFilter, *, splits: Sequence[Split] = (), biomarkers: Sequence[str] = ()
+) -> Plan:
+    """One row per member of ``cohort`` with clinical values, RECIST response, split indices, biomarkers.
 
     >>> from genofed.query import GeneStatusSplit
     >>> kras = GeneStatusSplit(CohortFilter(gene="KRAS"))
@@ -67,6 +78,23 @@ def design_plan(cohort: CohortFilter, *, splits: Sequence[Split] = ()) -> Plan:
             index, subquery = _carrier_index(split, f"g{n}", bind)
             joins.append((subquery, f"g{n}"))
         columns.append(exp.alias_(exp.Max(this=index), f"s{n}", copy=False))
+    for n, name in enumerate(biomarkers):
+        value = (
+            _latest("biomarkers", f"b{n}")
+            .select(exp.alias_(exp.Avg(this=_col("value", f"b{n}")), "value", copy=False), copy=False)
+            .where(
+                exp.and_(
+                    exp.EQ(this=_col("name", f"b{n}"), expression=bind(name, "biomarker")),
+                    exp.Not(this=exp.Is(this=_col("value", f"b{n}"), expression=exp.Null())),
+                    copy=False,
+                ),
+                copy=False,
+            )
+            .group_by(_col("individual_id", f"b{n}"), copy=False)
+            .subquery(f"b{n}", copy=False)
+        )
+        joins.append((value, f"b{n}"))
+        columns.append(exp.alias_(exp.Max(this=_col("value", f"b{n}")), f"b{n}", copy=False))
     clinical = (
         _latest("individuals", "i").select(*(_col(name, "i") for name in _CLINICAL), copy=False).subquery("i")
     )

@@ -57,6 +57,7 @@ __all__ = [
     "Split",
     "TumourTypeSplit",
     "VitalStatusSplit",
+    "allele_carriers_plan",
     "allele_counts_plan",
     "allele_sites_plan",
     "cohort_members_plan",
@@ -394,6 +395,39 @@ def allele_counts_plan(cohort: CohortFilter, *, alleles: Sequence[AlleleFrequenc
         .group_by(_col("idx", "q"), copy=False)
     )
     return bind.plan("allele_counts", expression)
+
+
+def allele_carriers_plan(cohort: CohortFilter, *, alleles: Sequence[AlleleFrequencyQuery]) -> Plan:
+    """Per requested allele (by index), each carrier in the cohort and their copies of the allele.
+
+    Germline calls only; a carrier's copies are the largest over their analyses, as in
+    :func:`allele_counts_plan` (whose ``allele_count`` is the sum of these rows). Columns ``idx``,
+    ``individual_id``, ``copies``.
+    """
+    bind = _Params()
+    values = _requested(alleles, bind)
+    conditions: list[exp.Expr] = [
+        exp.EQ(this=_col("origin", "c"), expression=exp.Literal.string(_GERMLINE)),
+    ]
+    if not cohort.empty:
+        members = _matched(cohort, bind).subquery(copy=False)
+        conditions.append(exp.In(this=_col("individual_id", "c"), query=members))
+    copies = exp.cast(
+        exp.Max(this=_col("alt_copies", "c")), exp.DataType(this=exp.DataType.Type.BIGINT), copy=False
+    )
+    expression = (
+        exp.select(
+            _col("idx", "r"),
+            _col("individual_id", "c"),
+            exp.alias_(copies, "copies", copy=False),
+            copy=False,
+        )
+        .from_(values, copy=False)
+        .join(_table("variant_calls", "c"), on=_on_allele("c"), copy=False)
+        .where(_and(conditions), copy=False)
+        .group_by(_col("idx", "r"), _col("individual_id", "c"), copy=False)
+    )
+    return bind.plan("allele_carriers", expression)
 
 
 def allele_sites_plan(alleles: Sequence[AlleleFrequencyQuery]) -> Plan:

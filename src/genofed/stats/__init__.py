@@ -14,7 +14,7 @@ returns the pooled result, equal to the same analysis of the pooled rows:
 * Kaplan–Meier on a public grid and the log-rank test: :func:`km_node_counts`,
   :func:`combine_km`, :func:`logrank_test`;
 * means and variances per group: :func:`summary_node_stats`, :func:`combine_summaries`,
-  :func:`welch_t_test`;
+  :func:`mean_interval`, :func:`welch_t_test`;
 * the refusal rules themselves: :func:`check_model_release`, :func:`check_group_sizes`.
 """
 
@@ -36,6 +36,7 @@ from ._summaries import (
     SummaryNodeStats,
     WelchTest,
     combine_summaries,
+    mean_interval,
     summary_node_stats,
     welch_t_test,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "glm_update",
     "km_node_counts",
     "logrank_test",
+    "mean_interval",
     "summary_node_stats",
     "welch_t_test",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "SummaryNodeStats",
     "WelchTest",
     "combine_summaries",
+    "mean_interval",
     "summary_node_stats",
     "welch_t_test",
 ]
@@ -196,6 +197,36 @@ def combine_summaries(stats: Sequence[SummaryNodeStats]) -> tuple[GroupSummary, 
             )
         )
     return tuple(out)
+
+
+def mean_interval(summary: GroupSummary, *, confidence: float = 0.95) -> tuple[float, float]:
+    """The Student-t confidence interval of a pooled group's mean, ``x̄ ± t₍ₙ₋₁₎ · s/√n``.
+
+    Parameters
+    ----------
+    summary
+        A pooled group summary, as from :func:`combine_summaries`.
+    confidence
+        The interval's level.
+
+    Returns
+    -------
+    tuple of float
+        Lower and upper limit; NaN for fewer than two values.
+
+    Examples
+    --------
+    >>> (pooled,) = combine_summaries([summary_node_stats([1.0, 2.0, 3.0, 4.0], min_cell_count=1)])
+    >>> [round(v, 4) for v in mean_interval(pooled)]
+    [0.4457, 4.5543]
+    """
+    from scipy.special import stdtrit
+
+    if summary.n < 2:
+        return float("nan"), float("nan")
+    critical = float(stdtrit(summary.n - 1, 0.5 + confidence / 2.0))
+    half = critical * summary.standard_error
+    return summary.mean - half, summary.mean + half
 
 
 @dataclass(frozen=True, slots=True)

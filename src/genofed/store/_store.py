@@ -157,6 +157,11 @@ class NodeStore:
         """The node-local pseudonym of a source identifier."""
         return self._pseudonymiser(source_id)
 
+    @property
+    def lookup(self) -> NodeStore:
+        """The executor for point look-ups (Beacon, alleles): DuckDB is fast at them, so the store itself."""
+        return self
+
     # -- writing ---------------------------------------------------------------------------------
     def begin_batch(self, *, kind: str, source: str, key: str, derived: bool = False) -> BatchWriter:
         """Start an atomic batch. Use as a context manager; it publishes on success.

@@ -12,6 +12,7 @@ from ._cohort import Cohort, synthesise
 from ._gms import GmsCohortManifest, write_gms_cohort
 from ._hartwig import HartwigCohortManifest, write_hartwig_cohort
 from ._phenopackets import PhenopacketManifest, write_phenopacket_cohort
+from ._proficiency import LabProfile, ProficiencySet, write_proficiency_set
 from ._tumours import Country
 from ._writers import SynthManifest, write_cohort
 
@@ -20,7 +21,9 @@ __all__ = [
     "Country",
     "GmsCohortManifest",
     "HartwigCohortManifest",
+    "LabProfile",
     "PhenopacketManifest",
+    "ProficiencySet",
     "SynthManifest",
     "cohort_chunks",
     "synthesise",
@@ -28,4 +31,5 @@ __all__ = [
     "write_gms_cohort",
     "write_hartwig_cohort",
     "write_phenopacket_cohort",
+    "write_proficiency_set",
 ]

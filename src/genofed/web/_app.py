@@ -20,20 +20,17 @@ from genofed.errors import AuthError, GenofedError, QueryError
 from genofed.federation import Transport
 
 from ._deps import SignInRequiredError
-from ._portal import Portal
+from ._portal import CONTENT_SECURITY_POLICY, Portal
 from ._routes_auth import router as auth_router
 from ._routes_cohort import router as cohort_router
 from ._routes_export import router as export_router
+from ._routes_reports import router as reports_router
 from ._routes_views import router as views_router
 from ._settings import PortalSettings
 
 __all__ = ["CONTENT_SECURITY_POLICY", "create_portal"]
 
 STATIC = Path(__file__).parent / "static"
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
-)
 
 
 def _fragment(request: Request) -> bool:
@@ -63,7 +60,7 @@ def create_portal(settings: PortalSettings, *, transport: Transport = None) -> F
     app = FastAPI(title="genofed portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = Portal(settings, transport=transport)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth_router, cohort_router, views_router, export_router):
+    for router in (auth_router, cohort_router, views_router, reports_router, export_router):
         app.include_router(router)
 
     @app.get("/health", include_in_schema=False)

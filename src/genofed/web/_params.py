@@ -9,6 +9,7 @@ YAML -- so what the page shows and what the exported study reruns are the same q
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from genofed.api import (
+    BENEFIT_GROUPINGS,
     AgeBandDimension,
     AgeCovariate,
     CountAnalysis,
@@ -33,21 +35,25 @@ from genofed.api import (
     Study,
     TumourTypeCovariate,
     TumourTypeDimension,
+    WgsBenefitAnalysis,
 )
 from genofed.errors import QueryError
 from genofed.model import oncotree
 from genofed.query import CohortFilter
 
 __all__ = [
+    "BENEFIT_PANELS",
     "COHORT_FIELDS",
     "DEFAULT_GENES",
     "DEFAULT_TUMOUR_TYPES",
     "MAX_GENES",
+    "BenefitOptions",
     "ModelKind",
     "ModelOptions",
     "MutationOptions",
     "Stratifier",
     "SurvivalOptions",
+    "benefit_study",
     "cohort_from",
     "cohort_query",
     "count_study",
@@ -385,6 +391,77 @@ def model_study(cohort: CohortFilter, options: ModelOptions) -> Study:
     """Count, then the Cox or GLM fit."""
     return Study(
         name=_name(f"{options.kind.value} model", cohort),
+        cohort=cohort,
+        analyses=(CountAnalysis(), options.analysis()),
+    )
+
+
+#: The panels every node holds by name (``genofed.cds.PACKAGED_PANELS``; the portal does not import
+#: ``cds``): a targeted hotspot panel and a broad one.
+BENEFIT_PANELS = ("hotspot50", "gms560")
+_BENEFIT_PANEL_LABELS = {
+    "hotspot50": "hotspot50: 50-gene cancer hotspot panel",
+    "gms560": "gms560: GMS560-like comprehensive panel (fusions, TMB, MSI)",
+}
+_GROUPING_LABELS = {
+    "sex": "sex",
+    "stage": "stage of the primary diagnosis",
+    "metastatic": "metastatic or not",
+    "age_band": "age at diagnosis (decades)",
+}
+
+
+@dataclass(frozen=True)
+class BenefitOptions:
+    """The WGS-benefit view's panel, optional second grouping and optional as-of date."""
+
+    panel: str
+    group_by: str | None
+    as_of: dt.date | None
+
+    PANELS = _BENEFIT_PANEL_LABELS
+    GROUPINGS = _GROUPING_LABELS
+
+    @classmethod
+    def parse(cls, params: Params) -> BenefitOptions:
+        """Options from the query string (QueryError names a wrong field)."""
+        panel = _text(params, "panel") or BENEFIT_PANELS[0]
+        if panel not in BENEFIT_PANELS:
+            raise QueryError(f"panel: {panel!r} is not one of {', '.join(BENEFIT_PANELS)}")
+        group_by = _text(params, "group_by")
+        if group_by in (None, "none"):
+            group_by = None
+        elif group_by not in BENEFIT_GROUPINGS:
+            raise QueryError(f"group_by: {group_by!r} is not one of none, {', '.join(BENEFIT_GROUPINGS)}")
+        as_of = _date(params, "as_of")
+        return cls(panel, group_by, as_of)
+
+    def analysis(self) -> WgsBenefitAnalysis:
+        return WgsBenefitAnalysis.model_validate(
+            {"panel": self.panel, "group_by": self.group_by, "as_of": self.as_of}
+        )
+
+    def query(self) -> list[tuple[str, str]]:
+        items = [("panel", self.panel)]
+        items += [("group_by", self.group_by)] if self.group_by else []
+        items += [("as_of", self.as_of.isoformat())] if self.as_of else []
+        return items
+
+
+def _date(params: Params, name: str) -> dt.date | None:
+    value = _text(params, name)
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise QueryError(f"{name}: {value!r} is not a date (YYYY-MM-DD, e.g. 2019-01-01)") from None
+
+
+def benefit_study(cohort: CohortFilter, options: BenefitOptions) -> Study:
+    """Count, then the WGS-benefit analysis of the cohort."""
+    return Study(
+        name=_name(f"WGS benefit over {options.panel}", cohort),
         cohort=cohort,
         analyses=(CountAnalysis(), options.analysis()),
     )

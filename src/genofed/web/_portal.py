@@ -27,7 +27,7 @@ from genofed.federation import Federation, StudyResult, Transport
 from ._session import Session
 from ._settings import PortalSettings
 
-__all__ = ["NAVIGATION", "Portal"]
+__all__ = ["CONTENT_SECURITY_POLICY", "NAVIGATION", "Portal"]
 
 #: The views, in the order the navigation lists them: (route name, label, path).
 NAVIGATION = (
@@ -39,6 +39,11 @@ NAVIGATION = (
     ("patient_report", "Patient report", "/patient-report"),
 )
 
+#: Sent with every response: nothing but the portal's own origin (scripts, styles, images, forms).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'"
+)
 _CACHE_SECONDS = 300.0
 _CACHE_ENTRIES = 128
 

@@ -18,15 +18,20 @@ from genofed.errors import QueryError
 
 from ._deps import CohortDep, PortalDep, UserDep
 from ._routes_views import study_for
-from ._views import csv_rows, model_panel, mutation_panel, survival_panel
+from ._views import BenefitPanel, benefit_panel, csv_rows, model_panel, mutation_panel, survival_panel
 
 __all__ = ["router", "study_yaml"]
 
 router = APIRouter(prefix="/export", tags=["export"])
 
-View = Literal["cohort", "mutations", "survival", "models"]
-Chart = Literal["bars", "heat", "km", "forest"]
-_CHARTS = {"mutations": ("bars", "heat"), "survival": ("km",), "models": ("forest",)}
+View = Literal["cohort", "mutations", "survival", "models", "wgs_benefit"]
+Chart = Literal["bars", "heat", "km", "forest", "benefit"]
+_CHARTS = {
+    "mutations": ("bars", "heat"),
+    "survival": ("km",),
+    "models": ("forest",),
+    "wgs_benefit": ("benefit",),
+}
 
 
 def _filename(study: Study, suffix: str) -> str:
@@ -99,7 +104,15 @@ async def export_svg(
         m = mutation_panel(result)
         svg = m.bar if chart == "bars" else m.heat
     else:
-        panel = survival_panel(result) if view == "survival" else model_panel(result)
+        panel = (
+            survival_panel(result)
+            if view == "survival"
+            else benefit_panel(result)
+            if view == "wgs_benefit"
+            else model_panel(result)
+        )
+        if isinstance(panel, BenefitPanel) and panel.benefit is not None and panel.chart is None:
+            raise QueryError(f"no {chart} chart: no group has exact counts, so none is ranked")
         if panel.chart is None:
             raise QueryError(f"no {chart} chart: no node answered this analysis ({'; '.join(panel.missing)})")
         svg = panel.chart

@@ -1,4 +1,4 @@
-"""The analysis views: mutation frequency, survival, models, and the decision-support pages.
+"""The analysis views: mutation frequency, survival, models, and the WGS-benefit ranking.
 
 Each view reads its options from the query string, runs its study (:mod:`genofed.web._params`) with
 the user's passport and renders the answer with the per-node outcomes beside it.
@@ -11,16 +11,18 @@ import typing
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from genofed.api import AnalysisRequest, Study
+from genofed.api import Study
 from genofed.model import Sex
 
 from ._deps import CohortDep, PortalDep, UserDep
 from ._params import (
+    BenefitOptions,
     ModelKind,
     ModelOptions,
     MutationOptions,
     Stratifier,
     SurvivalOptions,
+    benefit_study,
     cohort_query,
     count_study,
     describe_cohort,
@@ -28,9 +30,9 @@ from ._params import (
     mutation_study,
     survival_study,
 )
-from ._views import count_panel, model_panel, mutation_panel, survival_panel
+from ._views import benefit_panel, count_panel, model_panel, mutation_panel, survival_panel
 
-__all__ = ["CDS_VIEWS", "analysis_kinds", "router", "study_for"]
+__all__ = ["router", "study_for"]
 
 router = APIRouter(tags=["views"])
 
@@ -49,6 +51,9 @@ def study_for(view: str, request: Request, cohort: typing.Any) -> tuple[Study, t
     if view == "models":
         o = ModelOptions.parse(params, cohort, covariates=params.getlist("covariate"))
         return model_study(cohort, o), o
+    if view == "wgs_benefit":
+        b = BenefitOptions.parse(params)
+        return benefit_study(cohort, b), b
     raise KeyError(view)
 
 
@@ -104,55 +109,14 @@ async def models(request: Request, portal: PortalDep, user: UserDep, cohort: Coh
     )  # fmt: skip
 
 
-def analysis_kinds() -> frozenset[str]:
-    """The analysis kinds the node API (``genofed.api``) defines, read from its request model."""
-    annotation = AnalysisRequest.model_fields["analysis"].annotation
-    kinds: set[str] = set()
-    for member in typing.get_args(annotation):
-        field = getattr(member, "model_fields", {}).get("kind")
-        if field is not None:
-            kinds.update(str(k) for k in typing.get_args(field.annotation))
-    return frozenset(kinds)
-
-
-#: Decision-support views: (route name, title, the API analysis kind that would back it, what it shows).
-CDS_VIEWS = {
-    "wgs_benefit": (
-        "WGS benefit",
-        "wgs_benefit",
-        "Which tumour types gain most actionable findings from whole-genome sequencing over a gene "
-        "panel, ranked, from each node's decision-support matches.",
-    ),
-    "patient_report": (
-        "Patient report",
-        "patient_report",
-        "One patient's actionable findings with evidence tiers, for users with record-level access at "
-        "their own node.",
-    ),
-}
-
-
-def _cds_page(request: Request, portal: typing.Any, name: str) -> HTMLResponse:
-    title, kind, what = CDS_VIEWS[name]
-    return portal.render(  # type: ignore[no-any-return]
-        request,
-        "unavailable.html.j2",
-        view=name,
-        title=title,
-        kind=kind,
-        what=what,
-        offered=kind in analysis_kinds(),
-        cohort_query=dict(request.query_params),
-    )
-
-
 @router.get("/wgs-benefit", response_class=HTMLResponse, name="wgs_benefit")
-def wgs_benefit(request: Request, portal: PortalDep, user: UserDep) -> HTMLResponse:
-    """The WGS-benefit ranking (not yet backed by an analysis the nodes answer)."""
-    return _cds_page(request, portal, "wgs_benefit")
-
-
-@router.get("/patient-report", response_class=HTMLResponse, name="patient_report")
-def patient_report(request: Request, portal: PortalDep, user: UserDep) -> HTMLResponse:
-    """The patient report (not yet backed by an analysis the nodes answer)."""
-    return _cds_page(request, portal, "patient_report")
+async def wgs_benefit(request: Request, portal: PortalDep, user: UserDep, cohort: CohortDep) -> HTMLResponse:
+    """Which tumour types (and groups) gain most actionable findings from WGS over a panel, ranked."""
+    study, options = study_for("wgs_benefit", request, cohort)
+    result = await portal.run(user, study)
+    return _page(
+        request, portal, "wgs_benefit.html.j2", "wgs_benefit", cohort,
+        options=options, panel=benefit_panel(result), count=count_panel(result.answers[0]),
+        panels=list(BenefitOptions.PANELS.items()), groupings=list(BenefitOptions.GROUPINGS.items()),
+        view_query=options.query(),
+    )  # fmt: skip

@@ -12,15 +12,19 @@ from typing import Any
 
 from markupsafe import Markup
 
-from genofed.api import CountResult
+from genofed.api import CountResult, WgsBenefitResult
 from genofed.federation import (
+    BenefitGroupRow,
     CombinedCount,
     CombinedCountResult,
     CombinedCrossTab,
     CombinedKaplanMeier,
     CombinedModelFit,
+    CombinedWgsBenefit,
     FederatedAnswer,
     StudyResult,
+    benefit_chart,
+    benefit_rows,
 )
 from genofed.model import oncotree
 
@@ -28,11 +32,13 @@ from ._charts import bar_chart_svg, forest_svg, heatmap_svg, km_svg
 from ._numbers import Share, explain_cell, explain_outcome, explain_total, share_of
 
 __all__ = [
+    "BenefitPanel",
     "CountPanel",
     "ModelPanel",
     "MutationPanel",
     "NodeRow",
     "SurvivalPanel",
+    "benefit_panel",
     "count_panel",
     "csv_rows",
     "model_panel",
@@ -240,6 +246,75 @@ def model_panel(result: StudyResult) -> ModelPanel:
     )
 
 
+#: The count fields of a WGS-benefit group, in the order the CSV lists them.
+BENEFIT_COUNTS = (
+    "n",
+    "wgs_actionable",
+    "panel_actionable",
+    "wgs_only",
+    "not_actionable",
+    "wgs_only_sv_fusion",
+    "wgs_only_signature",
+    "wgs_only_germline",
+    "wgs_only_other",
+)
+
+
+@dataclass
+class BenefitPanel:
+    """The WGS-benefit ranking: the table, the chart, the knowledge releases and what was withheld."""
+
+    benefit: CombinedWgsBenefit | None
+    chart: Markup | None
+    header: list[str]
+    rows: list[tuple[BenefitGroupRow, list[str], str]]  # the group, its cells, why it is not ranked
+    node_knowledge: list[tuple[str, tuple[str, ...]]]
+    missing: list[str]
+    effects: tuple[str, ...]
+
+    @property
+    def unranked(self) -> int:
+        return sum(1 for row, _, _ in self.rows if row.rank is None)
+
+
+def _not_ranked(row: BenefitGroupRow) -> str:
+    """Why a group has no rank: which of its sums are ranges rather than numbers."""
+    if row.rank is not None:
+        return ""
+    inexact = [name.replace("_", " ") for name in BENEFIT_COUNTS if not getattr(row, name).exact]
+    if not inexact:
+        return "Not ranked: the group has no sequenced patients in the answering nodes."
+    return (
+        f"Not ranked: a node withheld a small count, so {', '.join(inexact)} "
+        f"{'is' if len(inexact) == 1 else 'are'} known only as a range and the yield cannot be computed."
+    )
+
+
+def benefit_panel(result: StudyResult) -> BenefitPanel:
+    """The WGS-benefit view of a :func:`~genofed.web._params.benefit_study` result."""
+    answer = result.answers[-1]
+    combined = answer.combined if isinstance(answer.combined, CombinedWgsBenefit) else None
+    node_knowledge = [
+        (o.node, o.response.result.knowledge)
+        for o in answer.outcomes
+        if o.answered and o.response is not None and isinstance(o.response.result, WgsBenefitResult)
+    ]
+    if combined is None:
+        return BenefitPanel(None, None, [], [], node_knowledge, _missing(answer), answer.disclosure_effects)
+    header, cells = benefit_rows(combined)
+    rows = [(row, shown, _not_ranked(row)) for row, shown in zip(combined.rows, cells, strict=True)]
+    chart = benefit_chart(combined)
+    return BenefitPanel(
+        combined,
+        chart if str(chart) else None,
+        header,
+        rows,
+        node_knowledge,
+        _missing(answer),
+        answer.disclosure_effects,
+    )
+
+
 def _count_fields(prefix: str, count: CombinedCount | None) -> dict[str, Any]:
     if count is None:
         return {f"{prefix}_shown": "", f"{prefix}_lower": "", f"{prefix}_upper": ""}
@@ -293,4 +368,24 @@ def csv_rows(view: str, result: StudyResult) -> list[dict[str, Any]]:
     if view == "models":
         f = model_panel(result)
         return [c.model_dump() for c in f.fit.coefficients] if f.fit is not None else []
+    if view == "wgs_benefit":
+        b = benefit_panel(result)
+        if b.benefit is None:
+            return []
+        rows = []
+        for row, _, _ in b.rows:
+            record: dict[str, Any] = {"rank": row.rank, "tumour_type": row.tumour_type, "group": row.group}
+            for name in BENEFIT_COUNTS:
+                record.update(_count_fields(name, getattr(row, name)))
+            record.update(
+                wgs_yield=row.wgs_yield,
+                panel_yield=row.panel_yield,
+                incremental_yield=row.incremental_yield,
+                ci_lower=row.ci_lower,
+                ci_upper=row.ci_upper,
+                panel=b.benefit.panel,
+                knowledge="; ".join(b.benefit.knowledge),
+            )
+            rows.append(record)
+        return rows
     raise KeyError(view)
