@@ -24,7 +24,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 from conftest import fixture_path
 from genofed.auth import AccessLevel, Identity
 from genofed.ingest import VcfReader
-from genofed.node import NodeContext, NodeSettings, create_app
+from genofed.node import BeaconSettings, NodeContext, NodeSettings, create_app
 from genofed.node._beacon import BeaconRequest, answer_beacon
 from genofed.node._beacon_defences import BeaconDefences, RateLimitedError
 from genofed.privacy import AttackReport, lr_statistic, run_membership_attack
@@ -205,3 +205,33 @@ def test_lr_statistic__yes_raises_and_no_lowers() -> None:
     assert lr_statistic([False], [0.0005], 1000) < -5
     # A common allele says next to nothing either way.
     assert abs(lr_statistic([True], [0.3], 1000)) < 1e-6
+
+
+def test_beacon_defences__spent_budget_survives_a_restart(cohort: Cohort, tmp_path: Path) -> None:
+    index = [cohort.samples.index(s) for s in cohort.beacon]
+    in_beacon = cohort.carriers[:, index].sum(axis=1)
+    allele = int(np.flatnonzero((in_beacon >= 5) & (in_beacon <= 8))[0])
+    registered = Identity(subject="eve", issuer="https://broker.test", level=AccessLevel.REGISTERED)
+    state = tmp_path / "beacon-budget.json"
+    first = BeaconDefences(budget=2, rate=10**9, state_file=state)
+    assert [_ask(cohort, registered, first, allele) for _ in range(2)] == [True, True]
+
+    restarted = BeaconDefences(budget=2, rate=10**9, state_file=state)
+
+    assert _ask(cohort, registered, restarted, allele) is False
+
+
+def test_beacon_defences__made_from_the_node_settings(cohort: Cohort, tmp_path: Path) -> None:
+    settings = cohort.settings.model_copy(
+        update={
+            "state_dir": tmp_path / "state",
+            "beacon": BeaconSettings(rate=2, window_seconds=60, budget=3),
+        }
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        statuses = [client.get("/beacon/individuals").status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    defences = app.state.beacon_defences
+    assert (defences.rate, defences.window, defences.budget) == (2, 60, 3)
+    assert defences.state_file == tmp_path / "state" / "beacon-budget.json"

@@ -10,10 +10,11 @@ from ._app import create_app
 from ._context import NodeContext
 from ._problems import AccessDeniedError, DatasetNotFoundError
 from ._server import serve, server_config
-from ._settings import NodeSettings, OrganizationSettings, TlsSettings, TrustedIssuer
+from ._settings import BeaconSettings, NodeSettings, OrganizationSettings, TlsSettings, TrustedIssuer
 
 __all__ = [
     "AccessDeniedError",
+    "BeaconSettings",
     "DatasetNotFoundError",
     "NodeContext",
     "NodeSettings",

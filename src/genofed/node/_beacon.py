@@ -757,11 +757,23 @@ def _service_info(node: NodeContext) -> dict[str, Any]:
 
 
 def beacon_defences(request: Request) -> BeaconDefences:
-    """The application's Beacon defences (made with the defaults on first use; replace to configure)."""
+    """The application's Beacon defences, made from the node's ``beacon:`` settings on first use.
+
+    The spent budget persists in the node's state folder; tests may replace ``app.state.beacon_defences``.
+    """
     state = request.app.state
     defences: BeaconDefences | None = getattr(state, "beacon_defences", None)
     if defences is None:
-        defences = BeaconDefences()
+        node: NodeContext = state.node
+        beacon = node.settings.beacon
+        defences = BeaconDefences(
+            enabled=beacon.defences,
+            rare_fraction=beacon.rare_fraction,
+            budget=beacon.budget,
+            rate=beacon.rate,
+            window=beacon.window_seconds,
+            state_file=node.settings.state_path / "beacon-budget.json",
+        )
         state.beacon_defences = defences
     return defences
 

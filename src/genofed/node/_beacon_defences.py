@@ -13,19 +13,25 @@ Three layers, for callers below controlled access (anonymous and registered):
 3. **A rate limit** per caller (researcher, or client address for anonymous callers): at most
    ``rate`` Beacon requests per ``window`` seconds; more get 429.
 
-State is held in memory (one :class:`BeaconDefences` per application, ``app.state.beacon_defences``)
-and starts afresh when the node restarts; ``docs/privacy.md`` says what that means.
+The settings come from the node's settings (``beacon:`` in node.yaml). The spent budget is kept in the
+node's state folder (``beacon-budget.json``, written atomically after each spend) so that a restart
+does not refill it; the rate-limit windows are held in memory only (a restart forgets at most one
+window of requests).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from genofed.auth import AccessLevel, Identity
+from genofed.errors import ConfigError
 
 __all__ = ["BeaconDefences", "RateLimitedError"]
 
@@ -46,10 +52,28 @@ class BeaconDefences:
     #: Requests per caller per window.
     rate: int = 600
     window: float = 60.0
+    #: Where the spent budget persists (None: memory only).
+    state_file: Path | None = None
     _spent: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _calls: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _people: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.state_file is not None and self.state_file.exists():
+            try:
+                saved = json.loads(self.state_file.read_text())
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{self.state_file}: unreadable Beacon budget state: {exc}") from exc
+            self._spent.update({str(k): int(v) for k, v in saved.get("spent", {}).items()})
+
+    def _save(self) -> None:
+        """Write the spent budget (under the lock), atomically."""
+        if self.state_file is None:
+            return
+        tmp = self.state_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"spent": dict(self._spent)}))
+        os.replace(tmp, self.state_file)
 
     def admit(self, caller: str) -> None:
         """Count one request of ``caller``; raise :class:`RateLimitedError` beyond the limit."""
@@ -109,6 +133,7 @@ class BeaconDefences:
                     continue
                 for person in open_:
                     self._spent[person] += 1
+            self._save()
         return [r for r in rows if r["variant_id"] not in hidden]
 
     def _population(self, node: Any) -> int:

@@ -27,6 +27,7 @@ from genofed.qa import SampleQcPolicy
 from genofed.store import StoreOptions
 
 __all__ = [
+    "BeaconSettings",
     "NodeSettings",
     "OrganizationSettings",
     "ProficiencySettings",
@@ -86,6 +87,18 @@ class TruthSetSettings(_Strict):
         return self
 
 
+class BeaconSettings(_Strict):
+    """The Beacon's re-identification defences for callers below controlled access (docs/privacy.md)."""
+
+    defences: bool = Field(default=True, description="rare-allele budget and rate limit on")
+    rare_fraction: float = Field(
+        default=0.05, gt=0, le=1, description="alleles carried by fewer than this share spend a budget"
+    )
+    budget: int = Field(default=20, ge=1, description="rare-allele answers each individual may be part of")
+    rate: int = Field(default=600, ge=1, description="Beacon requests per caller per window")
+    window_seconds: float = Field(default=60.0, gt=0, description="the rate limit's window")
+
+
 class ProficiencySettings(_Strict):
     """Proficiency testing: truth sets held, and the reference samples (not patients) it may benchmark."""
 
@@ -132,6 +145,7 @@ class NodeSettings(_Strict):
         default_factory=ProficiencySettings,
         description="truth sets and reference samples for proficiency testing (docs/qa.md)",
     )
+    beacon: BeaconSettings = Field(default_factory=BeaconSettings, description="Beacon defences")
     knowledge: Path | None = Field(
         default=None, description="knowledge-base folder (genofed kb import) for decision-support analyses"
     )
