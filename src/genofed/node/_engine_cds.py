@@ -26,6 +26,7 @@ from genofed.cds import (
     KnowledgeBase,
     benefit_members,
     cohort_findings,
+    list_releases,
     load_panel,
     match_findings,
     patient_groups,
@@ -45,7 +46,7 @@ _ATOMS = ("panel_actionable", "wgs_only", "not_actionable")
 _CLASSES = ("wgs_only_sv_fusion", "wgs_only_signature", "wgs_only_germline", "wgs_only_other")
 
 _KB_LOCK = threading.Lock()
-_KB_CACHE: dict[tuple[Path, dt.date | None], KnowledgeBase] = {}
+_KB_CACHE: dict[tuple[Path, dt.date | None, tuple[tuple[str, dt.date], ...]], KnowledgeBase] = {}
 
 
 def _knowledge(node: NodeContext, as_of: dt.date | None) -> KnowledgeBase:
@@ -56,10 +57,14 @@ def _knowledge(node: NodeContext, as_of: dt.date | None) -> KnowledgeBase:
             "this node has no knowledge base configured (knowledge: in its settings), so it cannot "
             "answer decision-support analyses"
         )
-    key = (folder, as_of or node.settings.knowledge_as_of)
+    when = as_of or node.settings.knowledge_as_of
+    # Keyed by the releases present too, so a release imported while the node runs is picked up.
+    present = tuple(sorted((r.source, r.release) for r in list_releases(folder)))
+    key = (folder, when, present)
     with _KB_LOCK:
         if key not in _KB_CACHE:
-            _KB_CACHE[key] = KnowledgeBase.open(folder, as_of=key[1])
+            _KB_CACHE.clear()  # one knowledge base in memory per node process is enough
+            _KB_CACHE[key] = KnowledgeBase.open(folder, as_of=when)
         return _KB_CACHE[key]
 
 
@@ -173,9 +178,7 @@ def _tissue(code: str | None) -> str | None:
     return tissues[0] if tissues else code
 
 
-def _apart(
-    shown: ReleasedCount, people: set[str], kept: list[frozenset[str]], k: int
-) -> ReleasedCount:
+def _apart(shown: ReleasedCount, people: set[str], kept: list[frozenset[str]], k: int) -> ReleasedCount:
     """``shown``, or withheld when its group differs from one already released here by 1..k-1 people.
 
     Two numbers of one answer over nearly the same people would tell the few in between apart (the

@@ -295,9 +295,7 @@ class NodeStore:
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
         self._create_source_views(con)
-        failed = con.execute(
-            f"SELECT count(*) FROM {ALL_SAMPLES}.sample_qc WHERE NOT passed"
-        ).fetchone()
+        failed = con.execute(f"SELECT count(*) FROM {ALL_SAMPLES}.sample_qc WHERE NOT passed").fetchone()
         for name, record in TABLES.items():
             if failed and failed[0]:
                 select = _qc_filtered_select(name, record)
