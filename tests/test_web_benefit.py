@@ -146,7 +146,7 @@ def test_wgs_benefit_page__withheld_counts_are_ranges_and_explained(cluster: Clu
         assert not row.n.exact or not row.wgs_only.exact or not row.panel_actionable.exact
     assert 'data-testid="withheld-explanation"' in page.text
     assert f"{len(unranked)} group(s) are shown with ranges" in page.text
-    assert "Not ranked: a node withheld a small count" in page.text
+    assert "Not ranked: a node withheld a small count, so n" in page.text
     assert ' / female"' in page.text  # the second grouping is in the labels
 
 

@@ -284,10 +284,9 @@ def _not_ranked(row: BenefitGroupRow) -> str:
     inexact = [name.replace("_", " ") for name in BENEFIT_COUNTS if not getattr(row, name).exact]
     if not inexact:
         return "Not ranked: the group has no sequenced patients in the answering nodes."
-    return (
-        f"Not ranked: a node withheld a small count, so {', '.join(inexact)} "
-        f"{'is' if len(inexact) == 1 else 'are'} known only as a range and the yield cannot be computed."
-    )
+    shown = ", ".join(inexact[:3]) + (f" and {len(inexact) - 3} more" if len(inexact) > 3 else "")
+    verb = "is" if len(inexact) == 1 else "are"
+    return f"Not ranked: a node withheld a small count, so {shown} {verb} a range."
 
 
 def benefit_panel(result: StudyResult) -> BenefitPanel:
