@@ -13,22 +13,14 @@ import json
 import math
 from pathlib import Path
 
-from ._bench import BenchmarkResult
+from ._bench import COUNT_COLUMNS, BenchmarkResult
 
 __all__ = ["EXTENDED_COLUMNS", "SUMMARY_COLUMNS", "write_csv", "write_json"]
 
 SUMMARY_COLUMNS = (
     "Type",
     "Filter",
-    "TRUTH.TOTAL",
-    "TRUTH.TP",
-    "TRUTH.FN",
-    "QUERY.TOTAL",
-    "QUERY.TP",
-    "QUERY.FP",
-    "QUERY.UNK",
-    "FP.gt",
-    "FP.al",
+    *COUNT_COLUMNS,
     "METRIC.Recall",
     "METRIC.Precision",
     "METRIC.Frac_NA",
